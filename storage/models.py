@@ -1,0 +1,126 @@
+"""The tables. Times are stored as UTC (naive in the database, aware in Python)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite has no 64-bit autoincrement type distinct from INTEGER: keep BigInteger on PostgreSQL only.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python, naive UTC in the column, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}
+
+
+class FetchState(Base):
+    """Conditional-GET validators and the last outcome, per URL."""
+
+    __tablename__ = "fetch_state"
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    last_status: Mapped[int | None]
+    last_fetched_at: Mapped[datetime | None]
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    source_id: Mapped[str] = mapped_column(String(64), index=True)
+    parent_url: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(256))
+    published_at: Mapped[datetime | None]
+    fetched_at: Mapped[datetime]
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))  # of the raw response the item came from
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+class HitRow(Base):
+    __tablename__ = "hits"
+    __table_args__ = (UniqueConstraint("item_id", "rule_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(64))
+    grade: Mapped[str] = mapped_column(String(16))
+    terms: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{term, field, start, end}]
+    snippet: Mapped[str] = mapped_column(Text)
+    found_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AlertRow(Base):
+    """One alert per hit, written in the hit's transaction (the outbox)."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id"), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    grade: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    created_at: Mapped[datetime]
+
+
+class DeliveryRow(Base):
+    """One alert on one channel: pending → sending → sent (or back to pending with a backoff)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    channel: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+
+
+class RunRow(Base):
+    """One run of one source: the patrol ledger (巡查台账)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_source_window", "source_id", "window_start"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(16))  # window | catchup | manual
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | ok | failed | partial | aborted
+    fetched: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    items: Mapped[int] = mapped_column(default=0)
+    new_items: Mapped[int] = mapped_column(default=0)
+    hits: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)

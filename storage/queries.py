@@ -1,0 +1,277 @@
+"""All SQL of the project, as small async functions over a session."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crawler.types import AlertPayload, FetchResult, Hit, Item, RunStats, Validators
+from storage.models import AlertRow, DeliveryRow, FetchState, HitRow, ItemRow, RunRow
+
+
+def idempotency_key(url: str, rule_id: str) -> str:
+    """Stable across restarts and re-created databases: the same page and rule give the same key."""
+    return hashlib.sha256(f"{url}\n{rule_id}".encode()).hexdigest()[:32]
+
+
+# --- fetch state -------------------------------------------------------------------------------
+
+async def load_validators(session: AsyncSession, url: str) -> Validators | None:
+    row = await session.get(FetchState, url)
+    if row is None or (row.etag is None and row.last_modified is None):
+        return None
+    return Validators(etag=row.etag, last_modified=row.last_modified)
+
+
+async def save_fetch_state(session: AsyncSession, result: FetchResult) -> None:
+    row = await session.get(FetchState, result.url)
+    if row is None:
+        row = FetchState(url=result.url)
+        session.add(row)
+    if not result.not_modified:
+        validators = result.validators
+        row.etag, row.last_modified = validators.etag, validators.last_modified
+    row.last_status = result.status
+    row.last_fetched_at = result.fetched_at
+
+
+# --- items, hits, alerts -----------------------------------------------------------------------
+
+async def seen_urls(session: AsyncSession, urls: Iterable[str]) -> set[str]:
+    wanted = list(dict.fromkeys(urls))
+    seen: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        seen.update((await session.scalars(select(ItemRow.url).where(ItemRow.url.in_(chunk)))).all())
+    return seen
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    item_id: int
+    alert_ids: tuple[int, ...]
+
+
+async def store_item(
+    session: AsyncSession,
+    item: Item,
+    hits: list[Hit],
+    *,
+    now: datetime,
+    channels_for: Callable[[str], list[str]],
+    body_sha256: str | None = None,
+    run_id: int | None = None,
+) -> StoredItem | None:
+    """Item, its hits, their alerts and pending deliveries, in one transaction (the outbox).
+
+    Returns None when the URL is already stored (another run got there first): nothing is
+    written twice, so no alert is ever duplicated.
+    """
+    try:
+        async with session.begin():
+            row = ItemRow(
+                url=item.url, source_id=item.source_id, parent_url=item.parent_url, title=item.title,
+                text=item.text, author=item.author, published_at=item.published_at,
+                fetched_at=item.fetched_at, content_hash=item.content_hash, body_sha256=body_sha256,
+                run_id=run_id,
+            )
+            session.add(row)
+            await session.flush()
+            alert_ids: list[int] = []
+            for hit in hits:
+                hit_row = HitRow(
+                    item_id=row.id, rule_id=hit.rule_id, category=hit.category, grade=hit.grade,
+                    terms=[{"term": t.term, "field": t.field, "start": t.start, "end": t.end} for t in hit.terms],
+                    snippet=hit.snippet, found_at=now,
+                )
+                session.add(hit_row)
+                await session.flush()
+                alert = AlertRow(hit_id=hit_row.id, idempotency_key=idempotency_key(item.url, hit.rule_id),
+                                 grade=hit.grade, state="new", created_at=now)
+                session.add(alert)
+                await session.flush()
+                alert_ids.append(alert.id)
+                for channel in channels_for(hit.grade):
+                    session.add(DeliveryRow(alert_id=alert.id, channel=channel, status="pending",
+                                            attempts=0, next_attempt_at=now))
+            await session.flush()
+    except IntegrityError:
+        return None
+    return StoredItem(row.id, tuple(alert_ids))
+
+
+@dataclass(frozen=True)
+class HitView:
+    """A hit as the CLI shows it."""
+
+    hit_id: int
+    url: str
+    title: str
+    source_id: str
+    rule_id: str
+    category: str
+    grade: str
+    terms: list[str]
+    snippet: str
+    found_at: datetime
+    alert_state: str | None
+
+
+async def list_hits(session: AsyncSession, limit: int = 100, source_id: str | None = None) -> list[HitView]:
+    query = (
+        select(HitRow, ItemRow, AlertRow.state)
+        .join(ItemRow, HitRow.item_id == ItemRow.id)
+        .outerjoin(AlertRow, AlertRow.hit_id == HitRow.id)
+        .order_by(HitRow.found_at.desc(), HitRow.id.desc())
+        .limit(limit)
+    )
+    if source_id:
+        query = query.where(ItemRow.source_id == source_id)
+    out = []
+    for hit, item, state in (await session.execute(query)).all():
+        out.append(HitView(hit.id, item.url, item.title, item.source_id, hit.rule_id, hit.category, hit.grade,
+                           sorted({t["term"] for t in hit.terms}), hit.snippet, hit.found_at, state))
+    return out
+
+
+# --- outbox ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: int
+    channel: str
+    attempts: int
+    payload: AlertPayload
+
+
+async def claim_deliveries(
+    session: AsyncSession, now: datetime, lease_for: Callable[[str], float], limit: int = 20
+) -> list[Claimed]:
+    """Take due deliveries: pending ones whose backoff is over, and 'sending' ones whose lease ran out.
+
+    A 'sending' row whose lease expired belongs to a process that died mid-send: the outcome is
+    unknown, so it is sent again with the same idempotency key (at-least-once; the window is the
+    few milliseconds between the receiver's acceptance and our commit). The claim is a
+    conditional UPDATE, so two processes never send the same row at once.
+    """
+    due = (
+        select(DeliveryRow.id, DeliveryRow.channel)
+        .where(or_(DeliveryRow.status == "pending", DeliveryRow.status == "sending"))
+        .where(DeliveryRow.next_attempt_at <= now)
+        .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed_ids: list[int] = []
+    async with session.begin():
+        for delivery_id, channel in (await session.execute(due)).all():
+            lease_until = now + timedelta(seconds=lease_for(channel))
+            result = await session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id == delivery_id, DeliveryRow.next_attempt_at <= now,
+                       DeliveryRow.status.in_(("pending", "sending")))
+                .values(status="sending", attempts=DeliveryRow.attempts + 1, next_attempt_at=lease_until)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed_ids.append(delivery_id)
+    if not claimed_ids:
+        return []
+    rows = await session.execute(
+        select(DeliveryRow, AlertRow, HitRow, ItemRow)
+        .join(AlertRow, DeliveryRow.alert_id == AlertRow.id)
+        .join(HitRow, AlertRow.hit_id == HitRow.id)
+        .join(ItemRow, HitRow.item_id == ItemRow.id)
+        .where(DeliveryRow.id.in_(claimed_ids))
+        .order_by(DeliveryRow.id)
+    )
+    out = []
+    for delivery, alert, hit, item in rows.all():
+        payload = AlertPayload(
+            alert_id=alert.id, idempotency_key=alert.idempotency_key, grade=alert.grade,
+            category=hit.category, rule_id=hit.rule_id,
+            matched_terms=tuple(sorted({t["term"] for t in hit.terms})), snippet=hit.snippet,
+            url=item.url, title=item.title, source_id=item.source_id, source_name=item.source_id,
+            found_at=hit.found_at, published_at=item.published_at, author=item.author,
+        )
+        out.append(Claimed(delivery.id, delivery.channel, delivery.attempts, payload))
+    await session.commit()
+    return out
+
+
+async def mark_sent(session: AsyncSession, delivery_id: int, now: datetime) -> None:
+    async with session.begin():
+        await session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
+                              .values(status="sent", sent_at=now, last_error=None))
+
+
+async def mark_retry(session: AsyncSession, delivery_id: int, retry_at: datetime, error: str) -> None:
+    async with session.begin():
+        await session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
+                              .values(status="pending", next_attempt_at=retry_at, last_error=error[:2000]))
+
+
+async def next_delivery_due(session: AsyncSession) -> datetime | None:
+    return await session.scalar(
+        select(func.min(DeliveryRow.next_attempt_at)).where(DeliveryRow.status.in_(("pending", "sending")))
+    )
+
+
+async def delivery_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status))
+    return {status: count for status, count in rows.all()}
+
+
+# --- runs: the patrol ledger -------------------------------------------------------------------
+
+async def start_run(session: AsyncSession, source_id: str, trigger: str, now: datetime,
+                    window_start: datetime | None = None, window_end: datetime | None = None) -> int:
+    async with session.begin():
+        row = RunRow(source_id=source_id, trigger=trigger, window_start=window_start, window_end=window_end,
+                     started_at=now, status="running")
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def finish_run(session: AsyncSession, run_id: int, stats: RunStats, status: str, now: datetime) -> None:
+    async with session.begin():
+        await session.execute(update(RunRow).where(RunRow.id == run_id).values(
+            finished_at=now, status=status, fetched=stats.fetched, failed=stats.failed, items=stats.items,
+            new_items=stats.new_items, hits=stats.hits,
+            error="\n".join(stats.errors)[:4000] if stats.errors else None,
+        ))
+
+
+async def abort_stale_runs(session: AsyncSession, now: datetime) -> int:
+    """Runs left 'running' by a process that died; called once when the daemon starts."""
+    async with session.begin():
+        result = await session.execute(update(RunRow).where(RunRow.status == "running").values(
+            status="aborted", finished_at=now, error="进程中断 the daemon stopped during this run"))
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+async def window_was_patrolled(session: AsyncSession, source_id: str, window_start: datetime) -> bool:
+    """Whether a run of this window finished (ok, partial or failed) — aborted runs do not count."""
+    found = await session.scalar(
+        select(RunRow.id).where(RunRow.source_id == source_id, RunRow.window_start == window_start,
+                                RunRow.status.in_(("ok", "partial", "failed"))).limit(1))
+    return found is not None
+
+
+async def last_run_started(session: AsyncSession, source_id: str) -> datetime | None:
+    return await session.scalar(select(func.max(RunRow.started_at)).where(
+        RunRow.source_id == source_id, RunRow.status.in_(("ok", "partial", "failed"))))
+
+
+async def list_runs(session: AsyncSession, since: datetime | None = None, limit: int = 200) -> list[RunRow]:
+    query = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc()).limit(limit)
+    if since is not None:
+        query = query.where(RunRow.started_at >= since)
+    return list((await session.scalars(query)).all())
