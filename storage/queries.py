@@ -74,34 +74,34 @@ async def store_item(
     written twice, so no alert is ever duplicated.
     """
     try:
-        async with session.begin():
-            row = ItemRow(
-                url=item.url, source_id=item.source_id, parent_url=item.parent_url, title=item.title,
-                text=item.text, author=item.author, published_at=item.published_at,
-                fetched_at=item.fetched_at, content_hash=item.content_hash, body_sha256=body_sha256,
-                run_id=run_id,
+        row = ItemRow(
+            url=item.url, source_id=item.source_id, parent_url=item.parent_url, title=item.title,
+            text=item.text, author=item.author, published_at=item.published_at,
+            fetched_at=item.fetched_at, content_hash=item.content_hash, body_sha256=body_sha256,
+            run_id=run_id,
+        )
+        session.add(row)
+        await session.flush()
+        alert_ids: list[int] = []
+        for hit in hits:
+            hit_row = HitRow(
+                item_id=row.id, rule_id=hit.rule_id, category=hit.category, grade=hit.grade,
+                terms=[{"term": t.term, "field": t.field, "start": t.start, "end": t.end} for t in hit.terms],
+                snippet=hit.snippet, found_at=now,
             )
-            session.add(row)
+            session.add(hit_row)
             await session.flush()
-            alert_ids: list[int] = []
-            for hit in hits:
-                hit_row = HitRow(
-                    item_id=row.id, rule_id=hit.rule_id, category=hit.category, grade=hit.grade,
-                    terms=[{"term": t.term, "field": t.field, "start": t.start, "end": t.end} for t in hit.terms],
-                    snippet=hit.snippet, found_at=now,
-                )
-                session.add(hit_row)
-                await session.flush()
-                alert = AlertRow(hit_id=hit_row.id, idempotency_key=idempotency_key(item.url, hit.rule_id),
-                                 grade=hit.grade, state="new", created_at=now)
-                session.add(alert)
-                await session.flush()
-                alert_ids.append(alert.id)
-                for channel in channels_for(hit.grade):
-                    session.add(DeliveryRow(alert_id=alert.id, channel=channel, status="pending",
-                                            attempts=0, next_attempt_at=now))
+            alert = AlertRow(hit_id=hit_row.id, idempotency_key=idempotency_key(item.url, hit.rule_id),
+                             grade=hit.grade, state="new", created_at=now)
+            session.add(alert)
             await session.flush()
+            alert_ids.append(alert.id)
+            for channel in channels_for(hit.grade):
+                session.add(DeliveryRow(alert_id=alert.id, channel=channel, status="pending",
+                                        attempts=0, next_attempt_at=now))
+        await session.commit()
     except IntegrityError:
+        await session.rollback()
         return None
     return StoredItem(row.id, tuple(alert_ids))
 
@@ -170,17 +170,17 @@ async def claim_deliveries(
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     claimed_ids: list[int] = []
-    async with session.begin():
-        for delivery_id, channel in (await session.execute(due)).all():
-            lease_until = now + timedelta(seconds=lease_for(channel))
-            result = await session.execute(
-                update(DeliveryRow)
-                .where(DeliveryRow.id == delivery_id, DeliveryRow.next_attempt_at <= now,
-                       DeliveryRow.status.in_(("pending", "sending")))
-                .values(status="sending", attempts=DeliveryRow.attempts + 1, next_attempt_at=lease_until)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed_ids.append(delivery_id)
+    for delivery_id, channel in (await session.execute(due)).all():
+        lease_until = now + timedelta(seconds=lease_for(channel))
+        result = await session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id == delivery_id, DeliveryRow.next_attempt_at <= now,
+                   DeliveryRow.status.in_(("pending", "sending")))
+            .values(status="sending", attempts=DeliveryRow.attempts + 1, next_attempt_at=lease_until)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed_ids.append(delivery_id)
+    await session.commit()
     if not claimed_ids:
         return []
     rows = await session.execute(
@@ -206,15 +206,15 @@ async def claim_deliveries(
 
 
 async def mark_sent(session: AsyncSession, delivery_id: int, now: datetime) -> None:
-    async with session.begin():
-        await session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
-                              .values(status="sent", sent_at=now, last_error=None))
+    await session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
+                          .values(status="sent", sent_at=now, last_error=None))
+    await session.commit()
 
 
 async def mark_retry(session: AsyncSession, delivery_id: int, retry_at: datetime, error: str) -> None:
-    async with session.begin():
-        await session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
-                              .values(status="pending", next_attempt_at=retry_at, last_error=error[:2000]))
+    await session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id)
+                          .values(status="pending", next_attempt_at=retry_at, last_error=error[:2000]))
+    await session.commit()
 
 
 async def next_delivery_due(session: AsyncSession) -> datetime | None:
@@ -232,28 +232,28 @@ async def delivery_counts(session: AsyncSession) -> dict[str, int]:
 
 async def start_run(session: AsyncSession, source_id: str, trigger: str, now: datetime,
                     window_start: datetime | None = None, window_end: datetime | None = None) -> int:
-    async with session.begin():
-        row = RunRow(source_id=source_id, trigger=trigger, window_start=window_start, window_end=window_end,
-                     started_at=now, status="running")
-        session.add(row)
-        await session.flush()
-        return row.id
+    row = RunRow(source_id=source_id, trigger=trigger, window_start=window_start, window_end=window_end,
+                 started_at=now, status="running")
+    session.add(row)
+    await session.flush()
+    await session.commit()
+    return row.id
 
 
 async def finish_run(session: AsyncSession, run_id: int, stats: RunStats, status: str, now: datetime) -> None:
-    async with session.begin():
-        await session.execute(update(RunRow).where(RunRow.id == run_id).values(
-            finished_at=now, status=status, fetched=stats.fetched, failed=stats.failed, items=stats.items,
-            new_items=stats.new_items, hits=stats.hits,
-            error="\n".join(stats.errors)[:4000] if stats.errors else None,
-        ))
+    await session.execute(update(RunRow).where(RunRow.id == run_id).values(
+        finished_at=now, status=status, fetched=stats.fetched, failed=stats.failed, items=stats.items,
+        new_items=stats.new_items, hits=stats.hits,
+        error="\n".join(stats.errors)[:4000] if stats.errors else None,
+    ))
+    await session.commit()
 
 
 async def abort_stale_runs(session: AsyncSession, now: datetime) -> int:
     """Runs left 'running' by a process that died; called once when the daemon starts."""
-    async with session.begin():
-        result = await session.execute(update(RunRow).where(RunRow.status == "running").values(
-            status="aborted", finished_at=now, error="进程中断 the daemon stopped during this run"))
+    result = await session.execute(update(RunRow).where(RunRow.status == "running").values(
+        status="aborted", finished_at=now, error="进程中断 the daemon stopped during this run"))
+    await session.commit()
     return result.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
