@@ -1,0 +1,164 @@
+"""The models of ``alerts.yaml``: where alerts go.
+
+Settings read (per channel, ``type`` picks the model):
+
+* ``email``   — name, smtp_host, smtp_port (25), username, password, starttls (false),
+  use_tls (false, implicit TLS, usually port 465), sender, to, grades (all), timeout_s (30)
+* ``webhook`` — name, url, headers, secret (HMAC-SHA256 of the body in ``X-Yuqing-Signature``),
+  grades (all), timeout_s (10)
+
+Misspelt keys are errors (``extra="forbid"``). Secrets arrive already interpolated from
+``${ENV_VAR}`` by the loader; they are ``SecretStr`` so that no repr, log line or error shows them.
+
+Channel key: the outbox stores one delivery per (alert, channel key), so the key must survive
+restarts and reloads. It is the channel's ``name`` when given; otherwise it is derived from where
+the channel delivers (``email:<recipients>``, ``webhook:<url without query>``), never from its
+position in the file, so inserting or reordering channels does not orphan pending deliveries.
+Give a channel a ``name`` to keep its key when you change its recipients or URL. Two channels
+with the same key are an error.
+
+A new channel type is one more model in ``Channel`` plus its class in ``alerts.notifiers``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from email.utils import getaddresses
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, field_validator, model_validator
+
+Grade = Literal["一般", "重大"]
+
+MAX_KEY_CHARS = 100  # the deliveries table keeps channel keys in a String(128)
+
+
+def _check_address(value: str) -> str:
+    pairs = getaddresses([value])
+    addr = pairs[0][1] if len(pairs) == 1 else ""
+    local, _, domain = addr.rpartition("@")
+    if not local or not domain or any(c.isspace() for c in addr) or "\r" in value or "\n" in value:
+        raise ValueError(f"不是有效的邮箱地址 not an email address: {value!r}")
+    return value
+
+
+def _check_header(name: str) -> str:
+    if not name or any(c in name for c in ":\r\n ") or not name.isascii():
+        raise ValueError(f"无效的 HTTP 头名 invalid header name: {name!r}")
+    return name
+
+
+Address = Annotated[str, AfterValidator(_check_address)]
+HeaderName = Annotated[str, AfterValidator(_check_header)]
+
+
+def _derived_key(kind: str, destination: str) -> str:
+    """``kind:destination``; a long destination is shortened with a hash so keys stay distinct."""
+    key = f"{kind}:{destination}"
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    digest = hashlib.sha256(destination.encode()).hexdigest()[:10]
+    return f"{key[: MAX_KEY_CHARS - 12]}…{digest}"
+
+
+class _ChannelBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    name: str | None = Field(None, min_length=1, max_length=MAX_KEY_CHARS)
+    grades: list[Grade] | None = Field(None, min_length=1)  # None: every grade
+
+    def accepts(self, grade: str) -> bool:
+        """Whether alerts of this grade go to this channel."""
+        return self.grades is None or grade in self.grades
+
+
+class EmailChannel(_ChannelBase):
+    """邮件：通过 SMTP 发送纯文本中文告警邮件。"""
+
+    type: Literal["email"]
+    smtp_host: str = Field(min_length=1)
+    smtp_port: int = Field(25, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
+    use_tls: bool = False
+    sender: Address
+    to: list[Address] = Field(min_length=1)
+    timeout_s: float = Field(30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EmailChannel:
+        if self.starttls and self.use_tls:
+            raise ValueError("starttls 与 use_tls 只能选一个 (use_tls: implicit TLS, port 465; starttls: port 587)")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username 和 password 需同时填写 (both or neither)")
+        return self
+
+    @property
+    def key(self) -> str:
+        recipients = ",".join(sorted(addr for _, addr in getaddresses(self.to)))
+        return self.name or _derived_key(self.type, recipients)
+
+
+class WebhookChannel(_ChannelBase):
+    """Webhook：向 URL POST JSON（带 Idempotency-Key，可选 HMAC 签名）。"""
+
+    type: Literal["webhook"]
+    url: str
+    headers: dict[HeaderName, SecretStr] | None = None  # values often carry tokens: hidden like secrets
+    secret: SecretStr | None = None
+    timeout_s: float = Field(10.0, gt=0, le=600)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+            raise ValueError(f"应为 http:// 或 https:// 地址 expected an http(s) URL: {value!r}")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _single_line_values(cls, value: dict[str, SecretStr] | None) -> dict[str, SecretStr] | None:
+        for name, secret in (value or {}).items():
+            if any(c in secret.get_secret_value() for c in "\r\n"):
+                raise ValueError(f"HTTP 头 {name} 的值不能换行 (header value contains a line break)")
+        return value
+
+    @property
+    def key(self) -> str:
+        parts = urlsplit(self.url)  # no query, fragment or user info: they may hold tokens
+        port = f":{parts.port}" if parts.port else ""
+        return self.name or _derived_key(self.type, f"{parts.scheme}://{parts.hostname}{port}{parts.path}")
+
+
+def _channel_type(value: Any) -> Any:
+    return value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+
+
+# A callable discriminator only so that an unknown ``type`` gets a message in Chinese.
+Channel = Annotated[
+    Annotated[EmailChannel, Tag("email")] | Annotated[WebhookChannel, Tag("webhook")],
+    Discriminator(_channel_type, custom_error_type="channel_type",
+                  custom_error_message="未知或缺少渠道类型 type，可选 email、webhook (unknown or missing channel type)"),
+]
+
+
+class AlertsFile(BaseModel):
+    """The whole of ``alerts.yaml``; an absent file means no channels."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channels: list[Channel] = Field(default_factory=list)
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_keys(cls, channels: list[EmailChannel | WebhookChannel]) -> list[EmailChannel | WebhookChannel]:
+        seen: dict[str, int] = {}
+        for i, channel in enumerate(channels):
+            if channel.key in seen:
+                raise ValueError(f"channels[{i}] 与 channels[{seen[channel.key]}] 的渠道标识重复 "
+                                 f"(duplicate channel key {channel.key!r}): 请给它们不同的 name")
+            seen[channel.key] = i
+        return channels

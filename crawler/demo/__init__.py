@@ -1,0 +1,1 @@
+"""``yuqing demo``: a bundled local news site and a mail sink, so the whole pipeline runs offline."""
