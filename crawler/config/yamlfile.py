@@ -166,8 +166,7 @@ def issues_from_validation(doc: Document, exc: ValidationError, prefix: Loc = ()
     """Pydantic errors as ``file:line: field: message``, in Chinese first."""
     out = []
     for err in exc.errors(include_url=False):
-        # pydantic puts union/discriminator tags into loc; keep only parts the file has
-        loc = prefix + tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "literal[")))
+        loc = prefix + _file_loc(doc, prefix, tuple(err["loc"]))
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "未知的键 unknown key (typo?)"
@@ -175,3 +174,26 @@ def issues_from_validation(doc: Document, exc: ValidationError, prefix: Loc = ()
             message = "缺少必填项 required field missing"
         out.append(doc.issue(loc, message))
     return out
+
+
+def _file_loc(doc: Document, prefix: Loc, loc: Loc) -> Loc:
+    """Drop the parts pydantic invents (union tags such as ``email`` or ``function-after[…]``)."""
+    out: Loc = ()
+    for i, part in enumerate(loc):
+        if isinstance(part, str) and prefix + out + (part,) not in doc.lines:
+            rest = loc[i + 1 :]
+            node = _at(doc.data, prefix + out)
+            is_tag = isinstance(node, dict) and part not in node and part in node.values()
+            if is_tag or part.startswith(("function-", "literal[")) or (rest and prefix + out + rest[:1] in doc.lines):
+                continue
+        out += (part,)
+    return out
+
+
+def _at(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
