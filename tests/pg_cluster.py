@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
+
 import subprocess
 import tempfile
 from pathlib import Path
+
+from loopback import free_port
 
 NOT_FOUND = "PostgreSQL server binaries not found: apt-get install postgresql"
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
@@ -27,12 +29,6 @@ def find_bindir() -> Path | None:
     if on_path:
         candidates.append(Path(on_path).resolve().parent)  # symlinks (Homebrew, /usr/local/bin) lead home
     return next((d for d in candidates if all((d / tool).is_file() for tool in TOOLS)), None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PgCluster:
