@@ -1,0 +1,113 @@
+"""Wiring: build the long-lived parts (database, fetcher, rules, notifiers, outbox) from a Config.
+
+The CLI, the daemon and the demo share this, so ``yuqing crawl --once`` and ``yuqing run`` do
+exactly the same work per source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from alerts.notifiers import build_notifier
+from alerts.outbox import Backoff, Outbox
+from crawler.adapters import adapter_for
+from crawler.config.loader import Config
+from crawler.config.sources import SourceSpec
+from crawler.fetch import Fetcher
+from crawler.match import Ruleset
+from crawler.pipeline import DEFAULT_MAX_ITEMS, RunContext, crawl_source, run_status
+from crawler.schedule.windows import Occurrence
+from crawler.types import RunStats
+from storage import db, queries
+
+log = logging.getLogger("yuqing.app")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class App:
+    """One configuration bound to one database; swap ``config`` and ``ruleset`` on reload."""
+
+    config: Config
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    fetcher: Fetcher
+    ruleset: Ruleset
+    outbox: Outbox
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    @classmethod
+    async def open(cls, config: Config, db_url: str, backoff: Backoff = Backoff()) -> "App":
+        engine = db.make_engine(db_url)
+        await db.upgrade(engine)
+        sessions = db.sessionmaker(engine)
+        outbox = Outbox(sessions, {}, backoff=backoff)
+        app = cls(config, engine, sessions, Fetcher(), Ruleset.compile(config.keywords), outbox)
+        app.apply(config)
+        return app
+
+    def apply(self, config: Config, ruleset: Ruleset | None = None) -> None:
+        """Start using a new configuration (hot reload keeps the database and the fetcher)."""
+        self.config = config
+        if ruleset is not None:
+            self.ruleset = ruleset
+        self.outbox.notifiers = {ch.key: build_notifier(ch, config.sources.timezone) for ch in config.alerts.channels}
+        self.outbox.source_names = {s.id: s.display_name for s in config.sources.sources}
+
+    def channels_for(self, grade: str) -> list[str]:
+        return [ch.key for ch in self.config.alerts.channels if ch.accepts(grade)]
+
+    def context(self) -> RunContext:
+        return RunContext(self.fetcher, self.sessions, self.ruleset, self.channels_for,
+                          on_alert=self.outbox.wakeup.set)
+
+    async def patrol(self, source: SourceSpec, trigger: str, window: Occurrence | None = None) -> RunStats | None:
+        """One recorded run of one source; skipped (None) while another run of it is going on."""
+        lock = self.locks.setdefault(source.id, asyncio.Lock())
+        if lock.locked():
+            log.info("run skipped source=%s reason=previous run still going", source.id)
+            return None
+        async with lock:
+            async with self.sessions() as session:
+                run_id = await queries.start_run(
+                    session, source.id, trigger, _utcnow(),
+                    window.start if window else None, window.end if window else None)
+            stats = RunStats()
+            status = "aborted"  # stays so if the daemon is stopped mid-run
+            try:
+                max_items = int(self.config.sources.setting(source, "max_items", DEFAULT_MAX_ITEMS))  # type: ignore[call-overload]
+                stats = await crawl_source(source, adapter_for(source.type), self.config.policy(source),
+                                           self.context(), max_items=max_items, run_id=run_id)
+                status = run_status(stats)
+            except Exception as exc:  # a bug in one adapter must not stop the other sources
+                log.exception("run crashed source=%s", source.id)
+                status = "failed"
+                stats.errors.append(f"内部错误 internal error: {type(exc).__name__}: {exc}")
+            finally:
+                async with self.sessions() as session:
+                    await queries.finish_run(session, run_id, stats, status, _utcnow())
+            log.info("run source=%s trigger=%s status=%s fetched=%s failed=%s items=%s new=%s hits=%s",
+                     source.id, trigger, status, stats.fetched, stats.failed, stats.items, stats.new_items,
+                     stats.hits)
+            return stats
+
+    async def close(self) -> None:
+        await self.fetcher.close()
+        await self.engine.dispose()
+
+
+def data_db_url(data_dir: Path, db_url: str | None) -> str:
+    """``--db``/``YUQING_DB`` wins; otherwise SQLite in the data folder (created on first run)."""
+    if db_url:
+        return db_url
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return db.sqlite_url(data_dir)

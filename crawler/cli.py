@@ -1,0 +1,230 @@
+"""The ``yuqing`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crawler.app import App, data_db_url
+from crawler.config.loader import Config, load_config
+from crawler.config.yamlfile import ConfigError
+from crawler.logs import setup_logging
+
+app = typer.Typer(help="yuqing 舆情监测：按规定时段巡查论坛、贴吧和新闻网站，命中规则即告警。", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="数据库 database maintenance", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+out = Console()
+err = Console(stderr=True)
+
+
+class Paths:
+    def __init__(self, config: Path, data: Path, db: str | None, log_level: str) -> None:
+        self.config, self.data, self.db, self.log_level = config, data, db, log_level
+
+    @property
+    def db_url(self) -> str:
+        return data_db_url(self.data, self.db)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Option("--config", help="配置目录 (sources.yaml, keywords/, alerts.yaml)")] = Path("."),
+    data: Annotated[Path, typer.Option("--data", envvar="YUQING_DATA", help="数据目录：数据库与证据")] = Path("data"),
+    db: Annotated[Optional[str], typer.Option("--db", envvar="YUQING_DB", help="数据库 URL，默认 DATA/yuqing.db (SQLite)")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", envvar="YUQING_LOG_LEVEL")] = "INFO",
+) -> None:
+    ctx.obj = Paths(config, data, db, log_level.upper())
+
+
+def _load(paths: Paths) -> Config:
+    try:
+        config = load_config(paths.config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            err.print(str(issue), markup=False, highlight=False)
+        err.print(f"配置有 {len(exc.issues)} 处错误 (configuration has {len(exc.issues)} error(s))", style="red")
+        raise typer.Exit(1) from None
+    for warning in config.warnings:
+        err.print(f"警告 warning: {warning}", style="yellow", markup=False)
+    return config
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """检查配置：列出来源、规则、告警渠道和每个来源的下一个巡查时段。"""
+    from crawler.adapters import NotYetAdapter, adapter_for
+    from crawler.match import Ruleset
+
+    config = _load(ctx.obj)
+    Ruleset.compile(config.keywords)
+    tz = ZoneInfo(config.sources.timezone)
+    now = datetime.now(timezone.utc)
+    table = Table(title=f"来源 sources ({len(config.sources.sources)})")
+    for column in ("id", "类型", "名称", "时段 windows", "间隔", "下一次巡查 next window"):
+        table.add_column(column)
+    for source in config.sources.sources:
+        schedule = config.sources.schedule(source)
+        nxt = schedule.next_window(now)
+        windows = "always" if schedule.always else ", ".join(str(w) for w in schedule.windows)
+        when = "（已停用 disabled）" if not source.enabled else (
+            f"{nxt.start.astimezone(tz):%Y-%m-%d %H:%M}–{nxt.end.astimezone(tz):%H:%M}" if nxt else "—")
+        if schedule.always and source.enabled:
+            when = "持续 always"
+        table.add_row(source.id, source.type, source.display_name, windows, f"{schedule.every_s:g}s", when)
+    out.print(table)
+    for source in config.enabled_sources():
+        if isinstance(adapter_for(source.type), NotYetAdapter):
+            err.print(f"警告 warning: sources.yaml: {source.id}: 类型 {source.type} 的适配器尚未实现，巡查会记为失败",
+                      style="yellow", markup=False)
+    groups = config.keywords.groups
+    out.print(f"关键词组 groups: {len(groups)} ({', '.join(groups)})")
+    out.print(f"规则 rules: {len(config.keywords.rules)} ({', '.join(r.id for r in config.keywords.rules)})")
+    channels = config.alerts.channels
+    out.print(f"告警渠道 channels: {len(channels)} ({', '.join(c.key for c in channels) or '无 none'})")
+    out.print(f"时区 timezone: {config.sources.timezone}")
+    out.print("[green]配置有效 configuration OK[/green]")
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """启动守护进程（前台运行）：按时段巡查并推送告警；SIGTERM/Ctrl-C 平稳退出，SIGHUP 重新加载配置。"""
+    from crawler.daemon import Daemon
+
+    paths: Paths = ctx.obj
+    config = _load(paths)
+    setup_logging(paths.log_level, config.sources.timezone)
+
+    async def main_() -> None:
+        app_ = await App.open(config, paths.db_url)
+        try:
+            await Daemon(app_, paths.config).run()
+        finally:
+            await app_.close()
+
+    asyncio.run(main_())
+
+
+@app.command()
+def crawl(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="每个来源立即抓取一次后退出（忽略时段）")] = False,
+    source: Annotated[Optional[str], typer.Option("--source", help="只抓取这个来源 id")] = None,
+) -> None:
+    """立即巡查一次所选来源，投递告警后退出。"""
+    if not once:
+        err.print("请加 --once（持续运行请用 yuqing run）")
+        raise typer.Exit(2)
+    paths: Paths = ctx.obj
+    config = _load(paths)
+    selected = config.enabled_sources(source)
+    if not selected:
+        err.print(f"没有这个来源 no such enabled source: {source}")
+        raise typer.Exit(1)
+    interactive = sys.stderr.isatty()
+    setup_logging("WARNING" if interactive else paths.log_level, config.sources.timezone)
+    from crawler.crawl_once import crawl_once
+
+    summary = asyncio.run(crawl_once(config, paths.db_url, selected, progress=interactive))
+    table = Table(title="巡查结果 crawl results")
+    for column in ("来源", "状态", "抓取", "失败", "条目", "新增", "命中", "错误"):
+        table.add_column(column)
+    for source_id, (status, stats) in summary.runs.items():
+        table.add_row(source_id, status, str(stats.fetched), str(stats.failed), str(stats.items),
+                      str(stats.new_items), str(stats.hits), "; ".join(stats.errors)[:200])
+    out.print(table)
+    out.print(f"告警投递 deliveries: 已发送 sent {summary.sent}，待重试 pending {summary.pending}")
+
+
+@app.command()
+def hits(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+    source: Annotated[Optional[str], typer.Option("--source")] = None,
+) -> None:
+    """列出命中：链接、标题、来源、规则、类别、等级、命中词、摘要、发现时间。"""
+    from storage import db, queries
+
+    paths: Paths = ctx.obj
+    tz_name = "Asia/Shanghai"
+    if (paths.config / "sources.yaml").exists():
+        try:
+            tz_name = load_config(paths.config).sources.timezone
+        except ConfigError:
+            pass
+    tz = ZoneInfo(tz_name)
+
+    async def fetch() -> list[queries.HitView]:
+        engine = db.make_engine(paths.db_url)
+        try:
+            await db.upgrade(engine)
+            async with db.sessionmaker(engine)() as session:
+                return await queries.list_hits(session, limit, source)
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(fetch())
+    if as_json:
+        data = [{**asdict(r), "found_at": r.found_at.astimezone(tz).isoformat()} for r in rows]
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"命中 hits ({len(rows)})")
+    for column in ("发现时间", "等级", "类别", "规则", "来源", "标题", "命中词", "摘要", "链接"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(f"{r.found_at.astimezone(tz):%m-%d %H:%M}", r.grade, r.category, r.rule_id, r.source_id,
+                      r.title, "、".join(r.terms), r.snippet, r.url)
+    out.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """创建或升级数据库表结构（启动时也会自动执行）。"""
+    from storage import db
+
+    paths: Paths = ctx.obj
+
+    async def go() -> None:
+        engine = db.make_engine(paths.db_url)
+        try:
+            await db.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    out.print(f"数据库已是最新 database is up to date: {_redact(paths.db_url)}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    every: Annotated[int, typer.Option("--every", help="巡查间隔（秒）")] = 20,
+) -> None:
+    """离线演示：启动本机演示新闻站和邮件接收器，用示例规则巡查，显示命中和已发送的告警。Ctrl-C 退出。"""
+    from crawler.demo.run import run_demo
+
+    paths: Paths = ctx.obj
+    setup_logging("WARNING", "Asia/Shanghai")
+    asyncio.run(run_demo(paths.data, paths.db, every_s=every, console=out))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
