@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from alerts.notifiers import build_notifier
 from alerts.outbox import Backoff, Outbox
-from crawler.adapters import adapter_for
+from crawler.adapters import ADAPTERS, adapter_for
 from crawler.config.loader import Config
 from crawler.config.sources import SourceSpec
 from crawler.fetch import Fetcher
@@ -27,6 +27,10 @@ from crawler.types import RunStats
 from storage import db, queries
 
 log = logging.getLogger("yuqing.app")
+
+
+class UnsupportedSource(Exception):
+    """A source type that sources.yaml accepts but no adapter handles yet."""
 
 
 def _utcnow() -> datetime:
@@ -84,10 +88,15 @@ class App:
             stats = RunStats()
             status = "aborted"  # stays so if the daemon is stopped mid-run
             try:
+                if source.type not in ADAPTERS:  # accepted by the config, adapter still to come
+                    raise UnsupportedSource(f"来源类型 {source.type} 还没有适配器 (no adapter for this type yet)")
                 max_items = int(self.config.sources.setting(source, "max_items", DEFAULT_MAX_ITEMS))  # type: ignore[call-overload]
                 stats = await crawl_source(source, adapter_for(source.type), self.config.policy(source),
                                            self.context(), max_items=max_items, run_id=run_id)
                 status = run_status(stats)
+            except UnsupportedSource as exc:
+                stats.errors.append(str(exc))
+                status = "failed"
             except Exception as exc:  # a bug in one adapter must not stop the other sources
                 log.exception("run crashed source=%s", source.id)
                 status = "failed"

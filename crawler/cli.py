@@ -52,19 +52,19 @@ def _load(paths: Paths) -> Config:
     try:
         config = load_config(paths.config)
     except ConfigError as exc:
-        for issue in exc.issues:
-            err.print(str(issue), markup=False, highlight=False)
+        for issue in exc.issues:  # plain lines, never wrapped: editors and scripts parse file:line
+            typer.echo(str(issue), err=True)
         err.print(f"配置有 {len(exc.issues)} 处错误 (configuration has {len(exc.issues)} error(s))", style="red")
         raise typer.Exit(1) from None
     for warning in config.warnings:
-        err.print(f"警告 warning: {warning}", style="yellow", markup=False)
+        typer.echo(f"警告 warning: {warning}", err=True)
     return config
 
 
 @app.command()
 def check(ctx: typer.Context) -> None:
     """检查配置：列出来源、规则、告警渠道和每个来源的下一个巡查时段。"""
-    from crawler.adapters import NotYetAdapter, adapter_for
+    from crawler.adapters import ADAPTERS
     from crawler.match import Ruleset
 
     config = _load(ctx.obj)
@@ -85,9 +85,9 @@ def check(ctx: typer.Context) -> None:
         table.add_row(source.id, source.type, source.display_name, windows, f"{schedule.every_s:g}s", when)
     out.print(table)
     for source in config.enabled_sources():
-        if isinstance(adapter_for(source.type), NotYetAdapter):
-            err.print(f"警告 warning: sources.yaml: {source.id}: 类型 {source.type} 的适配器尚未实现，巡查会记为失败",
-                      style="yellow", markup=False)
+        if source.type not in ADAPTERS:
+            typer.echo(f"警告 warning: sources.yaml: {source.id}: 类型 {source.type} 的适配器尚未实现，巡查会记为失败",
+                       err=True)
     groups = config.keywords.groups
     out.print(f"关键词组 groups: {len(groups)} ({', '.join(groups)})")
     out.print(f"规则 rules: {len(config.keywords.rules)} ({', '.join(r.id for r in config.keywords.rules)})")

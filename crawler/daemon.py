@@ -26,6 +26,7 @@ from storage import queries
 log = logging.getLogger("yuqing.daemon")
 
 DEFAULT_JITTER_S = 30.0
+SHUTDOWN_GRACE_S = 10.0
 
 
 class Daemon:
@@ -41,8 +42,9 @@ class Daemon:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def _fire(self, source_id: str) -> None:
-        """The APScheduler job: hands the patrol to a task the daemon can cancel on shutdown."""
+    async def _fire(self, source_id: str) -> None:
+        """The APScheduler job (a coroutine, so it runs on the loop): hands the patrol to a task
+        the daemon tracks, so shutdown can wait for it."""
         self._spawn(self._scheduled(source_id))
 
     async def _scheduled(self, source_id: str) -> None:
@@ -108,10 +110,13 @@ class Daemon:
         for job in self.scheduler.get_jobs():
             log.info("scheduled source=%s next=%s", job.id, job.next_run_time.isoformat() if job.next_run_time else None)
         await self.stop.wait()
-        log.info("stopping: waiting for running patrols")
         self.scheduler.shutdown(wait=False)
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, outbox, return_exceptions=True)
+        running = list(self.tasks)
+        if running:
+            log.info("stopping: waiting up to %ss for %s running patrol(s)", SHUTDOWN_GRACE_S, len(running))
+            _, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_S)
+            for task in late:  # their items are stored per transaction: cancelling loses nothing stored
+                task.cancel()
+        await asyncio.gather(*running, outbox, return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)

@@ -24,7 +24,7 @@ SOURCE_TYPES = ("rss", "news", "tieba", "discuz", "html")
 
 
 def _seconds(value: object) -> float:
-    """``15m`` / ``1s`` / ``500ms`` / ``2`` → seconds."""
+    """``15m`` / ``1s`` / ``500ms`` / ``2`` → seconds (0 allowed: no delay, no jitter)."""
     if isinstance(value, bool):
         raise ValueError("应为时长，例如 15m、30s、1h (expected a duration)")
     if isinstance(value, (int, float)):
@@ -34,12 +34,18 @@ def _seconds(value: object) -> float:
         if not m:
             raise ValueError(f"应为时长，例如 15m、30s、1h (expected a duration, got {value!r})")
         seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
+    return seconds
+
+
+def _positive_seconds(value: object) -> float:
+    seconds = _seconds(value)
     if seconds <= 0:
         raise ValueError("时长必须大于 0 (duration must be positive)")
     return seconds
 
 
 Seconds = Annotated[float, BeforeValidator(_seconds)]
+PositiveSeconds = Annotated[float, BeforeValidator(_positive_seconds)]
 
 
 def _windows(value: object) -> object:
@@ -83,10 +89,10 @@ class _Strict(BaseModel):
 class Politeness(_Strict):
     """Keys allowed both in ``defaults`` and on a source."""
 
-    every: Seconds | None = None
+    every: PositiveSeconds | None = None
     per_host: int | None = Field(default=None, ge=1, le=16)
     delay: Seconds | None = None
-    timeout: Seconds | None = None
+    timeout: PositiveSeconds | None = None
     max_body: int | None = Field(default=None, ge=1024, description="最大响应字节数")
     retries: int | None = Field(default=None, ge=0, le=10)
     jitter: Seconds | None = None

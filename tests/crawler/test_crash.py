@@ -27,7 +27,7 @@ def publish(site: Site, n: int) -> None:
 async def start(config: Path, data: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "crawler.cli", "--config", str(config), "--data", str(data), "run",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        stdout=asyncio.subprocess.DEVNULL, stderr=open(data.parent / "daemon.log", "ab"))
 
 
 async def test_kill_9_loses_nothing_and_duplicates_nothing(servers, tmp_path: Path) -> None:
@@ -40,10 +40,11 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(servers, tmp_path: Pa
     rng = random.Random(20261129)
     published = 0
     for _ in range(KILLS):
-        published += 2
-        publish(site, published)
+        for _ in range(2):
+            published += 1
+            publish(site, published)
         proc = await start(config, data)
-        await asyncio.sleep(rng.uniform(0.8, 3.0))  # start-up, crawling or delivery: wherever it is
+        await asyncio.sleep(rng.uniform(2.0, 7.0))  # start-up takes ~3 s; then crawling or delivery
         proc.kill()
         await proc.wait()
     proc = await start(config, data)

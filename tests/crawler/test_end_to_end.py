@@ -64,7 +64,7 @@ async def test_dead_channels_wait_and_deliver_later(servers, tmp_path: Path) -> 
     smtp.stop()  # the mail server is down
     code, out, err = await yuqing(config, data, "crawl", "--once")
     assert code == 0, out + err
-    assert "pending 2" in out  # one alert, two channels, both waiting
+    assert "pending 4" in out  # two alerts (page and feed entry), two channels each, all waiting
     assert hook.received == []
     hook.status = 200
     smtp.start()
@@ -74,7 +74,8 @@ async def test_dead_channels_wait_and_deliver_later(servers, tmp_path: Path) -> 
     db.close()
     code, out, err = await yuqing(config, data, "crawl", "--once")
     assert code == 0, out + err
-    assert len(hook.received) == 1 and len(smtp.messages) == 1
+    assert len(hook.received) == 2 and len(smtp.messages) == 2
+    assert "pending 0" in out
 
 
 async def test_daemon_patrols_new_pages_and_stops_gracefully(servers, tmp_path: Path) -> None:
