@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 from crawler.adapters.errors import ParseError
 from crawler.adapters.html import extract_article, extract_links
+from crawler.adapters.news import news_links
 from crawler.adapters.rss import parse_feed
 from crawler.types import FetchResult, Item
 
 if TYPE_CHECKING:
     from crawler.config.sources import SourceSpec
 
-__all__ = ["ADAPTERS", "Adapter", "HtmlAdapter", "Listing", "ParseError", "RssAdapter", "adapter_for"]
+__all__ = ["ADAPTERS", "Adapter", "HtmlAdapter", "Listing", "NewsAdapter", "ParseError", "RssAdapter", "adapter_for"]
 
 
 @dataclass
@@ -76,7 +77,15 @@ class HtmlAdapter(Adapter):
         return Listing(links=links)
 
 
-ADAPTERS: Mapping[str, Adapter] = MappingProxyType({"rss": RssAdapter(), "html": HtmlAdapter()})
+class NewsAdapter(Adapter):
+    """新闻网站：自动识别列表页里的文章链接（也可用 link_selector 指定），自动提取正文 (news site, no selectors)."""
+
+    def parse_list(self, result: FetchResult, source: SourceSpec) -> Listing:
+        return Listing(links=news_links(result, source))
+
+
+ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
+    {"rss": RssAdapter(), "html": HtmlAdapter(), "news": NewsAdapter()})
 
 
 def adapter_for(source_type: str) -> Adapter:

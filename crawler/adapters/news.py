@@ -19,7 +19,6 @@ from crawler.canonical import canonical_url
 from crawler.types import FetchResult
 
 if TYPE_CHECKING:
-    from crawler.adapters import Listing
     from crawler.config.sources import SourceSpec
 
 _ARTICLE_URL = re.compile(r"(/20\d{2}[-/]?\d{2}|/\d{2}/\d{2}/|\d{5,}|[?&](id|aid|articleid|newsid)=\d+|/t20\d{6}_)", re.I)
@@ -41,7 +40,10 @@ def guess_article_links(result: FetchResult) -> list[str]:
         href = (node.attributes.get("href") or "").strip()
         if len(node.text(strip=True)) < MIN_ANCHOR_CHARS or href.startswith(("javascript:", "mailto:", "#")):
             continue
-        url = canonical_url(href, result.final_url)
+        try:
+            url = canonical_url(href, result.final_url)
+        except ValueError:  # a malformed href (bad port, broken IPv6): not a link worth following
+            continue
         target = urlsplit(url)
         if target.scheme not in ("http", "https") or not (target.hostname or "").endswith(site):
             continue

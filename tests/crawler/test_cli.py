@@ -30,7 +30,7 @@ def shipped(tmp_path: Path) -> Path:
 def test_shipped_config_checks_clean(shipped: Path) -> None:
     result = yuqing(shipped, "check")
     assert result.returncode == 0, result.stdout + result.stderr
-    for expected in ("hualong-news", "qinghai-rss", "food-safety", "保教处邮箱", "配置有效"):
+    for expected in ("hualong-news", "haidong-news", "qinghai-rss", "food-safety", "保教处邮箱", "配置有效"):
         assert expected in result.stdout
 
 
@@ -46,8 +46,8 @@ def test_every_error_is_listed_with_file_and_line(shipped: Path) -> None:
     lines = text.splitlines()
     typo_line = next(i for i, line in enumerate(lines, 1) if "link_selectr" in line)
     every_line = next(i for i, line in enumerate(lines, 1) if "every: often" in line)
-    assert f"sources.yaml:{typo_line}: sources[0].link_selectr: 未知的键" in result.stderr
-    assert f"sources.yaml:{every_line}: sources[1].every:" in result.stderr
+    assert f"sources.yaml:{typo_line}: sources[1].link_selectr: 未知的键" in result.stderr
+    assert f"sources.yaml:{every_line}: sources[2].every:" in result.stderr
     assert "rules.yaml:" in result.stderr and "rules[0].grade" in result.stderr
 
 
