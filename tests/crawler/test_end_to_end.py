@@ -102,3 +102,23 @@ async def test_daemon_patrols_new_pages_and_stops_gracefully(servers, tmp_path: 
     runs = sqlite3.connect(data / "yuqing.db").execute(
         "select count(*), count(distinct source_id) from runs where status in ('ok', 'failed')").fetchone()
     assert runs[0] >= 3 and runs[1] == 3
+
+
+async def test_same_pipeline_on_postgresql(servers, tmp_path: Path, pg_cluster) -> None:
+    site, smtp, hook = servers
+    serve_site(site, list(PAGES))
+    config, data = tmp_path / "config", tmp_path / "data"
+    write_config(config, site, smtp, hook)
+    name = f"e2e_{tmp_path.name[-8:].replace('-', '_').lower()}"
+    pg_cluster.create_database(name)
+    try:
+        db = ("--db", pg_cluster.url(name))
+        for _ in range(2):  # the second patrol adds nothing
+            code, out, err = await yuqing(config, data, *db, "crawl", "--once")
+            assert code == 0, out + err
+        code, out, _ = await yuqing(config, data, *db, "hits", "--json")
+        assert {(h["url"].removeprefix(site.base), h["rule_id"]) for h in json.loads(out)} == EXPECTED
+        assert len(smtp.messages) == 3 and len(hook.received) == 3
+        assert not (data / "yuqing.db").exists()
+    finally:
+        pg_cluster.drop_database(name)
