@@ -25,6 +25,7 @@ from crawler.pipeline import DEFAULT_MAX_ITEMS, RunContext, crawl_source, run_st
 from crawler.schedule.windows import Occurrence
 from crawler.types import RunStats
 from storage import db, queries
+from storage.evidence import EvidenceStore
 
 log = logging.getLogger("yuqing.app")
 
@@ -47,15 +48,17 @@ class App:
     fetcher: Fetcher
     ruleset: Ruleset
     outbox: Outbox
+    evidence: EvidenceStore
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @classmethod
-    async def open(cls, config: Config, db_url: str, backoff: Backoff = Backoff()) -> "App":
+    async def open(cls, config: Config, db_url: str, data_dir: Path, backoff: Backoff = Backoff()) -> "App":
         engine = db.make_engine(db_url)
         await db.upgrade(engine)
         sessions = db.sessionmaker(engine)
         outbox = Outbox(sessions, {}, backoff=backoff)
-        app = cls(config, engine, sessions, Fetcher(), Ruleset.compile(config.keywords), outbox)
+        app = cls(config, engine, sessions, Fetcher(), Ruleset.compile(config.keywords), outbox,
+                  EvidenceStore(data_dir / "evidence"))
         app.apply(config)
         return app
 
@@ -72,7 +75,7 @@ class App:
 
     def context(self) -> RunContext:
         return RunContext(self.fetcher, self.sessions, self.ruleset, self.channels_for,
-                          on_alert=self.outbox.wakeup.set)
+                          on_alert=self.outbox.wakeup.set, evidence=self.evidence)
 
     async def patrol(self, source: SourceSpec, trigger: str, window: Occurrence | None = None) -> RunStats | None:
         """One recorded run of one source; skipped (None) while another run of it is going on."""

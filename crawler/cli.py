@@ -24,6 +24,8 @@ app = typer.Typer(help="yuqing 舆情监测：按规定时段巡查论坛、贴�
                   add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="数据库 database maintenance", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+evidence_app = typer.Typer(help="证据：核验与导出 evidence bundles", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
 out = Console()
 err = Console(stderr=True)
 
@@ -107,7 +109,7 @@ def run(ctx: typer.Context) -> None:
     setup_logging(paths.log_level, config.sources.timezone)
 
     async def main_() -> None:
-        app_ = await App.open(config, paths.db_url)
+        app_ = await App.open(config, paths.db_url, paths.data)
         try:
             await Daemon(app_, paths.config).run()
         finally:
@@ -136,7 +138,7 @@ def crawl(
     setup_logging("WARNING" if interactive else paths.log_level, config.sources.timezone)
     from crawler.crawl_once import crawl_once
 
-    summary = asyncio.run(crawl_once(config, paths.db_url, selected, progress=interactive))
+    summary = asyncio.run(crawl_once(config, paths.db_url, paths.data, selected, progress=interactive))
     table = Table(title="巡查结果 crawl results")
     for column in ("来源", "状态", "抓取", "失败", "条目", "新增", "命中", "错误"):
         table.add_column(column)
@@ -166,16 +168,7 @@ def hits(
             pass
     tz = ZoneInfo(tz_name)
 
-    async def fetch() -> list[queries.HitView]:
-        engine = db.make_engine(paths.db_url)
-        try:
-            await db.upgrade(engine)
-            async with db.sessionmaker(engine)() as session:
-                return await queries.list_hits(session, limit, source)
-        finally:
-            await engine.dispose()
-
-    rows = asyncio.run(fetch())
+    rows = asyncio.run(db.run_once(paths.db_url, lambda session: queries.list_hits(session, limit, source)))
     if as_json:
         data = [{**asdict(r), "found_at": r.found_at.astimezone(tz).isoformat()} for r in rows]
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -196,15 +189,48 @@ def db_upgrade(ctx: typer.Context) -> None:
 
     paths: Paths = ctx.obj
 
-    async def go() -> None:
-        engine = db.make_engine(paths.db_url)
-        try:
-            await db.upgrade(engine)
-        finally:
-            await engine.dispose()
+    async def nothing(_session: object) -> None:
+        return None
 
-    asyncio.run(go())
+    asyncio.run(db.run_once(paths.db_url, nothing))
     out.print(f"数据库已是最新 database is up to date: {_redact(paths.db_url)}")
+
+
+def _evidence_digest(paths: Paths, alert_id: int) -> str:
+    from storage import db, queries
+
+    digest = asyncio.run(db.run_once(paths.db_url, lambda session: queries.evidence_digest(session, alert_id)))
+    if digest is None:
+        err.print(f"没有告警 {alert_id} 或它没有证据 (no such alert, or no evidence)")
+        raise typer.Exit(1)
+    return digest
+
+
+@evidence_app.command("verify")
+def evidence_verify(ctx: typer.Context, alert_id: int) -> None:
+    """重新计算告警证据的 SHA-256，与清单和数据库比对；被改动则退出码 1。"""
+    from storage.evidence import EvidenceStore
+
+    paths: Paths = ctx.obj
+    result = EvidenceStore(paths.data / "evidence").verify(_evidence_digest(paths, alert_id))
+    if not result.ok:
+        for problem in result.problems:
+            typer.echo(f"告警 {alert_id}: {problem}", err=True)
+        raise typer.Exit(1)
+    out.print(f"告警 {alert_id} 的证据完好 evidence verified: {result.manifest['url']} "
+              f"抓取于 {result.manifest['fetched_at']} SHA-256 {result.manifest['body_sha256']}", highlight=False)
+
+
+@evidence_app.command("export")
+def evidence_export(ctx: typer.Context, alert_id: int,
+                    out_file: Annotated[Optional[Path], typer.Option("--out", help="ZIP 文件路径")] = None) -> None:
+    """把告警证据（WARC、提取文本、清单）打包成 ZIP。"""
+    from storage.evidence import EvidenceStore
+
+    paths: Paths = ctx.obj
+    target = out_file or Path(f"evidence-alert-{alert_id}.zip")
+    EvidenceStore(paths.data / "evidence").export_zip(_evidence_digest(paths, alert_id), target)
+    out.print(f"已导出 exported: {target}")
 
 
 def _redact(url: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.progress import Progress
 
@@ -22,9 +23,10 @@ class CrawlSummary:
     pending: int = 0
 
 
-async def crawl_once(config: Config, db_url: str, sources: list[SourceSpec], progress: bool = False) -> CrawlSummary:
+async def crawl_once(config: Config, db_url: str, data_dir: Path, sources: list[SourceSpec],
+                     progress: bool = False) -> CrawlSummary:
     summary = CrawlSummary()
-    app = await App.open(config, db_url)
+    app = await App.open(config, db_url, data_dir)
     try:
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task("巡查中 crawling", total=len(sources))

@@ -21,6 +21,7 @@ from crawler.fetch import Fetcher
 from crawler.match import Ruleset, match_item
 from crawler.types import FetchError, FetchPolicy, FetchResult, Item, RunStats
 from storage import queries
+from storage.evidence import EvidenceStore
 
 log = logging.getLogger("yuqing.fetch")
 
@@ -40,6 +41,7 @@ class RunContext:
     ruleset: Ruleset
     channels_for: Callable[[str], list[str]]
     on_alert: Callable[[], None] = lambda: None
+    evidence: EvidenceStore | None = None
     clock: Callable[[], datetime] = _utcnow
 
 
@@ -80,15 +82,19 @@ class _Run:
         return result
 
     async def store(self, items: list[Item], result: FetchResult) -> tuple[int, int]:
-        """Match and store items not seen before; returns (new items, hits)."""
+        """Match and store items not seen before; returns (new items, hits).
+
+        Evidence is written before the database commit, so every stored hit has its bundle.
+        """
         self.stats.items += len(items)
         async with self.ctx.sessions() as session:
             seen = await queries.seen_urls(session, (i.url for i in items))
+        matched = [(item, match_item(item, self.ctx.ruleset)) for item in items if item.url not in seen]
+        with_hits = [item for item, found in matched if found]
+        if with_hits and self.ctx.evidence is not None:
+            await asyncio.to_thread(self.ctx.evidence.save, result, with_hits)
         new = hits = 0
-        for item in items:
-            if item.url in seen:
-                continue
-            found = match_item(item, self.ctx.ruleset)
+        for item, found in matched:
             async with self.ctx.sessions() as session:
                 stored = await queries.store_item(
                     session, item, found, now=self.ctx.clock(), channels_for=self.ctx.channels_for,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+T = TypeVar("T")
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -55,3 +57,14 @@ async def upgrade(engine: AsyncEngine) -> None:
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+async def run_once(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Open the database (migrating it), run one unit of work in a session, close: for CLI commands."""
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+        async with sessionmaker(engine)() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()

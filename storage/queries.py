@@ -275,3 +275,10 @@ async def list_runs(session: AsyncSession, since: datetime | None = None, limit:
     if since is not None:
         query = query.where(RunRow.started_at >= since)
     return list((await session.scalars(query)).all())
+
+
+async def evidence_digest(session: AsyncSession, alert_id: int) -> str | None:
+    """The body digest that names an alert's evidence bundle."""
+    return await session.scalar(
+        select(ItemRow.body_sha256).join(HitRow, HitRow.item_id == ItemRow.id)
+        .join(AlertRow, AlertRow.hit_id == HitRow.id).where(AlertRow.id == alert_id))

@@ -97,7 +97,7 @@ async def run_demo(data_dir: Path, db_url: str | None, every_s: int, console: Co
     try:
         write_demo_config(root / "config", base_url, sink.port, every_s)
         config = load_config(root / "config")
-        app = await App.open(config, data_db_url(root, db_url))
+        app = await App.open(config, data_db_url(root, db_url), root)
         console.print(f"[bold]yuqing 演示[/]：演示站点 {base_url}/index.html ，邮件保存到 {mailbox} ，"
                       f"数据库 {root / 'yuqing.db'}\n每 {every_s} 秒巡查一次；按 Ctrl-C 退出。", highlight=False)
         daemon = Daemon(app, root / "config")

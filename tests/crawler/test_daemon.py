@@ -30,7 +30,7 @@ async def test_catch_up_runs_each_open_unpatrolled_window_once(servers, tmp_path
     serve_site(site, ["/news/4.html"])
     _windows_config(tmp_path / "config", site, smtp, hook)
     config = load_config(tmp_path / "config")
-    app = await App.open(config, f"sqlite+aiosqlite:///{tmp_path / 'y.db'}")
+    app = await App.open(config, f"sqlite+aiosqlite:///{tmp_path / 'y.db'}", tmp_path)
     try:
         daemon = Daemon(app, tmp_path / "config")
         news, rss, dead = config.enabled_sources()
@@ -53,7 +53,7 @@ async def test_reload_keeps_last_good_config(servers, tmp_path: Path, caplog) ->
     site, smtp, hook = servers
     folder = tmp_path / "config"
     write_config(folder, site, smtp, hook)
-    app = await App.open(load_config(folder), f"sqlite+aiosqlite:///{tmp_path / 'y.db'}")
+    app = await App.open(load_config(folder), f"sqlite+aiosqlite:///{tmp_path / 'y.db'}", tmp_path)
     try:
         daemon = Daemon(app, folder)
         good = (folder / "sources.yaml").read_text(encoding="utf-8")

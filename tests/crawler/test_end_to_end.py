@@ -122,3 +122,24 @@ async def test_same_pipeline_on_postgresql(servers, tmp_path: Path, pg_cluster) 
         assert not (data / "yuqing.db").exists()
     finally:
         pg_cluster.drop_database(name)
+
+
+async def test_evidence_survives_deletion_and_shows_tampering(servers, tmp_path: Path) -> None:
+    site, smtp, hook = servers
+    serve_site(site, ["/news/1.html"])
+    config, data = tmp_path / "config", tmp_path / "data"
+    write_config(config, site, smtp, hook)
+    code, out, err = await yuqing(config, data, "crawl", "--once", "--source", "county-news")
+    assert code == 0, out + err
+    site.add("/news/1.html", "deleted", status=404)  # the author deleted the post
+    alert_id = sqlite3.connect(data / "yuqing.db").execute("select id from alerts").fetchone()[0]
+    code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
+    assert code == 0 and "证据完好" in out, out + err
+    code, out, err = await yuqing(config, data, "evidence", "export", str(alert_id), "--out", str(tmp_path / "e.zip"))
+    assert code == 0 and (tmp_path / "e.zip").stat().st_size > 500, out + err
+    [warc] = (data / "evidence").glob("*/*.warc.gz")
+    raw = bytearray(warc.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    warc.write_bytes(bytes(raw))
+    code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
+    assert code == 1 and "WARC" in err, out + err
