@@ -149,6 +149,53 @@ def crawl(
     out.print(f"告警投递 deliveries: 已发送 sent {summary.sent}，待重试 pending {summary.pending}")
 
 
+@app.command("test-source")
+def test_source(
+    ctx: typer.Context,
+    source_id: Annotated[Optional[str], typer.Argument(help="sources.yaml 里的来源 id")] = None,
+    url: Annotated[Optional[str], typer.Option("--url", help="不写进配置，直接试一个网址")] = None,
+    kind: Annotated[str, typer.Option("--type", help="与 --url 一起用：rss | news | html | …")] = "news",
+    link_selector: Annotated[Optional[str], typer.Option("--link-selector")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="最多抓取的文章数")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """试抓一个来源：真实抓取、解析和匹配，结果写入临时数据库，不影响正式数据、不发告警。"""
+    from pydantic import ValidationError
+
+    from crawler.config.sources import SourceSpec
+    from crawler.probe import probe_source
+
+    paths: Paths = ctx.obj
+    config = _load(paths)
+    if url:
+        try:
+            source = SourceSpec(id="test-source", type=kind, url=url, link_selector=link_selector)
+        except ValidationError as exc:
+            typer.echo(f"参数有误 invalid: {exc.errors()[0]['msg']}", err=True)
+            raise typer.Exit(2) from None
+    else:
+        source = next((s for s in config.sources.sources if s.id == source_id), None)
+        if source is None:
+            typer.echo(f"没有这个来源 no such source: {source_id}", err=True)
+            raise typer.Exit(2)
+    setup_logging("WARNING", config.sources.timezone)
+    probe = asyncio.run(probe_source(config, source.model_copy(update={"max_items": limit})))
+    if as_json:
+        typer.echo(json.dumps(asdict(probe), ensure_ascii=False, indent=2, default=str))
+    else:
+        tz = ZoneInfo(config.sources.timezone)
+        out.print(f"来源 {probe.source_id}：{probe.status}，抓取 {probe.fetched}，失败 {probe.failed}，条目 {len(probe.items)}")
+        for error in probe.errors:
+            out.print(f"  错误 {error}", style="red", markup=False)
+        for item in probe.items:
+            when = f"{item.published_at.astimezone(tz):%Y-%m-%d %H:%M}" if item.published_at else "—"
+            hit = f"  命中 {','.join(item.rules)}" if item.rules else ""
+            out.print(f"\n{item.title}  {item.author or ''} {when}{hit}", style="bold", markup=False, highlight=False)
+            out.print(f"{item.url}\n{item.text[:300]}", markup=False, highlight=False)
+    if probe.status == "failed":
+        raise typer.Exit(1)
+
+
 @app.command()
 def hits(
     ctx: typer.Context,

@@ -282,3 +282,10 @@ async def evidence_digest(session: AsyncSession, alert_id: int) -> str | None:
     return await session.scalar(
         select(ItemRow.body_sha256).join(HitRow, HitRow.item_id == ItemRow.id)
         .join(AlertRow, AlertRow.hit_id == HitRow.id).where(AlertRow.id == alert_id))
+
+
+async def list_items(session: AsyncSession, source_id: str | None = None, limit: int = 500) -> list[ItemRow]:
+    query = select(ItemRow).order_by(ItemRow.id).limit(limit)
+    if source_id:
+        query = query.where(ItemRow.source_id == source_id)
+    return list((await session.scalars(query)).all())

@@ -143,3 +143,23 @@ async def test_evidence_survives_deletion_and_shows_tampering(servers, tmp_path:
     warc.write_bytes(bytes(raw))
     code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
     assert code == 1 and "WARC" in err, out + err
+
+
+async def test_test_source_shows_items_without_touching_the_database(servers, tmp_path: Path) -> None:
+    site, smtp, hook = servers
+    serve_site(site, ["/news/1.html", "/news/4.html", "/news/5.html"])
+    config, data = tmp_path / "config", tmp_path / "data"
+    write_config(config, site, smtp, hook)
+    code, out, err = await yuqing(config, data, "test-source", "county-news", "--json")
+    assert code == 0, out + err
+    probe = json.loads(out)
+    by_path = {i["url"].removeprefix(site.base): i for i in probe["items"]}
+    assert set(by_path) == {"/news/1.html", "/news/4.html", "/news/5.html"}
+    assert by_path["/news/5.html"]["title"] == "家长：孩子腹泻不止" and by_path["/news/5.html"]["rules"] == ["food-safety"]
+    assert by_path["/news/4.html"]["rules"] == [] and "通行能力提升" in by_path["/news/4.html"]["text"]
+    assert not (data / "yuqing.db").exists() and smtp.messages == [] and hook.received == []
+    # an ad-hoc URL with the automatic news adapter, and a dead one failing clearly
+    code, out, err = await yuqing(config, data, "test-source", "--url", f"{site.base}/rss.xml", "--type", "rss", "--json")
+    assert code == 0 and len(json.loads(out)["items"]) == 2, out + err
+    code, out, err = await yuqing(config, data, "test-source", "dead-site", "--json")
+    assert code == 1 and json.loads(out)["status"] == "failed"
