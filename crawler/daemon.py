@@ -1,4 +1,5 @@
-"""The daemon: patrols every source in its windows, delivers alerts, reloads config on SIGHUP.
+"""The daemon: patrols every source in its windows, delivers alerts, and reloads its configuration
+when a file in the config folder changes (watchfiles) or on SIGHUP.
 
 APScheduler 3.x advances a job's next run time before running it, so a run killed mid-way is not
 retried by the scheduler: on start, runs left 'running' are marked aborted and every source whose
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from watchfiles import awatch
 
 from crawler.app import App
 from crawler.config.loader import Config, load_config
@@ -81,6 +83,13 @@ class Daemon:
             log.info("catch-up source=%s window=%s", source.id, window.start.isoformat())
             await self.app.patrol(source, "catchup", None if schedule.always else window)
 
+    async def _watch_config(self) -> None:
+        """Reload after edits settle; editors write files in several steps."""
+        async for changes in awatch(self.config_dir, stop_event=self.stop, debounce=500, recursive=True,
+                                    watch_filter=lambda _change, path: path.endswith((".yaml", ".yml"))):
+            log.info("配置文件已修改 config changed: %s", ", ".join(sorted({Path(p).name for _, p in changes})))
+            self.reload()
+
     def reload(self) -> None:
         """Load the folder again; on any error keep running with the last good configuration."""
         try:
@@ -105,6 +114,7 @@ class Daemon:
         self._schedule_all(self.app.config)
         self.scheduler.start()
         outbox = asyncio.ensure_future(self.app.outbox.run(self.stop))
+        watcher = asyncio.ensure_future(self._watch_config())
         for source in self.app.config.enabled_sources():
             self._spawn(self._catch_up(source))
         for job in self.scheduler.get_jobs():
@@ -117,6 +127,6 @@ class Daemon:
             _, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_S)
             for task in late:  # their items are stored per transaction: cancelling loses nothing stored
                 task.cancel()
-        await asyncio.gather(*running, outbox, return_exceptions=True)
+        await asyncio.gather(*running, outbox, watcher, return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)

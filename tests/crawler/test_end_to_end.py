@@ -89,7 +89,28 @@ async def test_daemon_patrols_new_pages_and_stops_gracefully(servers, tmp_path: 
     try:
         await wait_for(lambda: site.hits.get("/news/4.html", 0) >= 1)
         serve_site(site, ["/news/4.html", "/news/1.html"])  # a new matching page appears
-        await wait_for(lambda: len(hook.received) == 1 and len(smtp.messages) == 1)
+        def rules_delivered() -> list[str]:
+            return sorted(body["rule_id"] for _, body in hook.received)
+
+        await wait_for(lambda: rules_delivered() == ["fees", "food-safety"] and len(smtp.messages) == 2)
+        # edits are picked up without a restart; a broken edit is refused and the last good config kept
+        sources = (config / "sources.yaml").read_text(encoding="utf-8")
+        (config / "sources.yaml").write_text(sources.replace("type: rss", "type: rsss", 1), encoding="utf-8")
+        rules = (config / "keywords" / "rules.yaml").read_text(encoding="utf-8")
+        (config / "keywords" / "rules.yaml").write_text(rules + """\
+  - id: roads
+    category: 其他
+    any: [道路改造]
+    grade: 一般
+""", encoding="utf-8")
+        await asyncio.sleep(1.5)
+        (config / "sources.yaml").write_text(sources, encoding="utf-8")
+        await asyncio.sleep(1.5)
+        site.add("/news/6.html", PAGES["/news/4.html"].replace("城区道路改造完成", "城东道路改造开工"))
+        serve_site(site, ["/news/4.html", "/news/1.html"])
+        site.pages["/list.html"].body = site.pages["/list.html"].body.replace(
+            b"</ul>", b'<li><a href="/news/6.html">6</a></li></ul>')
+        await wait_for(lambda: rules_delivered() == ["fees", "food-safety", "roads"])
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0
     finally:
@@ -99,6 +120,7 @@ async def test_daemon_patrols_new_pages_and_stops_gracefully(servers, tmp_path: 
     stderr = (await proc.stderr.read()).decode()
     assert "Traceback" not in stderr, stderr
     assert "fetch source=county-news" in stderr and "status=200" in stderr
+    assert "reload failed" in stderr and "config reloaded" in stderr
     runs = sqlite3.connect(data / "yuqing.db").execute(
         "select count(*), count(distinct source_id) from runs where status in ('ok', 'failed')").fetchone()
     assert runs[0] >= 3 and runs[1] == 3
