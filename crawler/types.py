@@ -150,5 +150,24 @@ class AlertPayload:
     author: str | None = None
 
 
+@dataclass(frozen=True)
+class NoticePayload:
+    """A note about the monitoring itself (a source went down or came back), sent like an alert."""
+
+    notice_id: int
+    idempotency_key: str
+    kind: str  # source_down | source_up
+    source_id: str
+    source_name: str
+    message: str
+    url: str
+    found_at: datetime  # aware, UTC: when the run that changed the source's health finished
+
+    grade = "一般"  # channel grade filters treat notices as ordinary news
+
+
+Payload = AlertPayload | NoticePayload
+
+
 class DeliveryError(Exception):
     """A channel could not take the alert now; the outbox retries later."""

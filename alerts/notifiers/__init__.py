@@ -15,7 +15,7 @@ from alerts.config import EmailChannel, WebhookChannel
 from alerts.notifiers.email import EmailNotifier
 from alerts.notifiers.message import DEFAULT_TIMEZONE
 from alerts.notifiers.webhook import WebhookNotifier
-from crawler.types import AlertPayload
+from crawler.types import Payload
 
 
 class Notifier(Protocol):
@@ -24,7 +24,7 @@ class Notifier(Protocol):
 
     def accepts(self, grade: str) -> bool: ...
 
-    async def send(self, alert: AlertPayload) -> None: ...
+    async def send(self, alert: Payload) -> None: ...
 
 
 NOTIFIERS = MappingProxyType({"email": EmailNotifier, "webhook": WebhookNotifier})

@@ -21,8 +21,8 @@ import aiosmtplib
 from pydantic import SecretStr
 
 from alerts.config import EmailChannel
-from alerts.notifiers.message import DEFAULT_TIMEZONE, render_subject, render_text
-from crawler.types import AlertPayload, DeliveryError
+from alerts.notifiers.message import DEFAULT_TIMEZONE, subject_of, text_of
+from crawler.types import DeliveryError, Payload
 
 log = logging.getLogger("yuqing.notifiers.email")
 
@@ -76,10 +76,10 @@ class EmailNotifier:
     def accepts(self, grade: str) -> bool:
         return self.grades is None or grade in self.grades
 
-    def build_message(self, alert: AlertPayload) -> EmailMessage:
+    def build_message(self, alert: Payload) -> EmailMessage:
         """The whole message; headers are RFC 2047-encoded by the SMTP policy, the body is base64 UTF-8."""
         message = EmailMessage(policy=SMTP)
-        message["Subject"] = render_subject(alert)
+        message["Subject"] = subject_of(alert)
         message["From"] = self.sender
         message["To"] = ", ".join(self.to)
         message["Date"] = format_datetime(alert.found_at)  # when found: a resend carries the same date
@@ -90,7 +90,7 @@ class EmailNotifier:
             message["Importance"] = "high"
             message["X-Priority"] = "1"
         # base64 rather than 8bit: an old relay without 8BITMIME must not mangle the Chinese text
-        message.set_content(render_text(alert, self.timezone), charset="utf-8", cte="base64")
+        message.set_content(text_of(alert, self.timezone), charset="utf-8", cte="base64")
         return message
 
     def _reason(self, exc: BaseException) -> str:
@@ -114,7 +114,7 @@ class EmailNotifier:
         secret = self._password.get_secret_value() if self._password else ""
         return text.replace(secret, "***") if secret else text
 
-    async def send(self, alert: AlertPayload) -> None:
+    async def send(self, alert: Payload) -> None:
         message = self.build_message(alert)
         try:
             async with asyncio.timeout(self.timeout_s):  # aiosmtplib's timeout is per step; this bounds the whole
@@ -127,5 +127,5 @@ class EmailNotifier:
         if refused:
             # Accepted for the others: a retry would send them a duplicate, and a refused address
             # stays refused; so log it for the operator instead of failing the delivery.
-            log.warning("email channel=%s alert=%s refused recipients: %s", self.key, alert.alert_id,
+            log.warning("email channel=%s key=%s refused recipients: %s", self.key, alert.idempotency_key,
                         "; ".join(f"{addr} {resp.code} {resp.message}" for addr, resp in refused.items()))

@@ -1,6 +1,6 @@
-"""The Chinese text of an alert, shared by every channel so that mail and pushes read the same.
+"""The Chinese text of an alert or a notice, shared by every channel so that mail and pushes read the same.
 
-Pure functions over AlertPayload: no I/O, testable on their own.
+Pure functions over the payloads: no I/O, testable on their own.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from crawler.types import AlertPayload
+from crawler.types import AlertPayload, NoticePayload, Payload
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 SUBJECT_TITLE_CHARS = 60
@@ -81,3 +81,37 @@ def render_text(alert: AlertPayload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE
         "—— yuqing 舆情监测自动发送",
     ]
     return "\n".join(lines) + "\n"
+
+
+NOTICE_HEADS = MappingProxyType({"source_down": "来源异常", "source_up": "来源恢复"})
+
+
+def render_notice_subject(notice: NoticePayload) -> str:
+    """``【来源异常】化隆吧：百度安全验证页面`` — one per change of state, never repeated while it lasts."""
+    head = NOTICE_HEADS.get(notice.kind, "来源通知")
+    return f"【{head}】{notice.source_name}：{_shorten(one_line(notice.message), SUBJECT_TITLE_CHARS)}"
+
+
+def render_notice_text(notice: NoticePayload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE) -> str:
+    tz = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
+    advice = ("巡查未取得任何内容：请检查网站是否改版、被验证页拦截或 Cookie 过期；恢复时会再通知一次。"
+              if notice.kind == "source_down" else "该来源已恢复正常巡查。")
+    return "\n".join([
+        render_notice_subject(notice), "",
+        f"来源：{notice.source_name}（{notice.source_id}）",
+        f"地址：{notice.url}",
+        f"时间：{_local(notice.found_at, tz)}",
+        f"情况：{notice.message}", "", advice, "",
+        f"通知编号：{notice.notice_id}　幂等键：{notice.idempotency_key}",
+        "—— yuqing 舆情监测自动发送",
+    ]) + "\n"
+
+
+def subject_of(payload: Payload) -> str:
+    return render_subject(payload) if isinstance(payload, AlertPayload) else render_notice_subject(payload)
+
+
+def text_of(payload: Payload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE) -> str:
+    if isinstance(payload, AlertPayload):
+        return render_text(payload, timezone)
+    return render_notice_text(payload, timezone)

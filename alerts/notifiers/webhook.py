@@ -24,21 +24,24 @@ import aiohttp
 from pydantic import SecretStr
 
 from alerts.config import WebhookChannel
-from alerts.notifiers.message import DEFAULT_TIMEZONE, one_line, render_subject, render_text
-from crawler.types import AlertPayload, DeliveryError
+from alerts.notifiers.message import DEFAULT_TIMEZONE, one_line, subject_of, text_of
+from crawler.types import DeliveryError, NoticePayload, Payload
 
 SIGNATURE_HEADER = "X-Yuqing-Signature"
 ERROR_EXCERPT_CHARS = 200
 
 
-def alert_document(alert: AlertPayload, timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
-    """The JSON object sent for one alert."""
-    fields = dataclasses.asdict(alert)
+def alert_document(alert: Payload, timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
+    """The JSON object sent for one alert, or (``"type": "source_health"``) for a notice."""
+    if isinstance(alert, NoticePayload):
+        return {"type": "source_health", **dataclasses.asdict(alert), "found_at": alert.found_at.isoformat(),
+                "subject": subject_of(alert), "text": text_of(alert, timezone)}
+    fields = {"type": "alert", **dataclasses.asdict(alert)}
     fields["matched_terms"] = list(alert.matched_terms)
     fields["found_at"] = alert.found_at.isoformat()
     fields["published_at"] = alert.published_at.isoformat() if alert.published_at else None
-    fields["subject"] = render_subject(alert)
-    fields["text"] = render_text(alert, timezone)
+    fields["subject"] = subject_of(alert)
+    fields["text"] = text_of(alert, timezone)
     return fields
 
 
@@ -79,7 +82,7 @@ class WebhookNotifier:
     def accepts(self, grade: str) -> bool:
         return self.grades is None or grade in self.grades
 
-    def _request(self, alert: AlertPayload) -> tuple[bytes, dict[str, str]]:
+    def _request(self, alert: Payload) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(alert_document(alert, self.timezone), ensure_ascii=False).encode("utf-8")
         headers = {name: value.get_secret_value() for name, value in self._headers.items()}
         headers["Content-Type"] = "application/json; charset=utf-8"
@@ -97,7 +100,7 @@ class WebhookNotifier:
             raise DeliveryError(f"webhook 返回 HTTP {response.status} {response.reason or ''}"
                                 f"{'：' + excerpt[:ERROR_EXCERPT_CHARS] if excerpt else ''}".rstrip())
 
-    async def send(self, alert: AlertPayload) -> None:
+    async def send(self, alert: Payload) -> None:
         body, headers = self._request(alert)
         # the URL may carry a token in its query: errors name only its host
         where = urlsplit(self.url).netloc.rpartition("@")[2]
