@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -89,7 +89,8 @@ class _Run:
         self.stats.items += len(items)
         async with self.ctx.sessions() as session:
             seen = await queries.seen_urls(session, (i.url for i in items))
-        matched = [(item, match_item(item, self.ctx.ruleset)) for item in items if item.url not in seen]
+        matched = [(item, match_item(replace(item, title="") if item.title_inherited else item, self.ctx.ruleset))
+                   for item in items if item.url not in seen]
         with_hits = [item for item, found in matched if found]
         if with_hits and self.ctx.evidence is not None:
             await asyncio.to_thread(self.ctx.evidence.save, result, with_hits)

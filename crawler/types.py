@@ -87,6 +87,9 @@ class Item:
     author: str | None = None
     published_at: datetime | None = None
     parent_url: str | None = None  # e.g. the thread of a forum post
+    # A reply carries its thread's subject as title for display; matching skips it, or a keyword in
+    # the subject would raise one alert per reply.
+    title_inherited: bool = False
 
     @property
     def content_hash(self) -> str:

@@ -1,0 +1,44 @@
+"""The adapter interface every source type implements (kept apart so adapter modules can
+subclass it without importing the registry)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from crawler.adapters.errors import ParseError
+from crawler.adapters.html import extract_article
+from crawler.types import FetchResult, Item
+
+if TYPE_CHECKING:
+    from crawler.config.sources import SourceSpec
+
+
+@dataclass
+class Listing:
+    """What one list page gave: finished items, and article links still to fetch (page order)."""
+
+    items: list[Item] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+
+
+class Adapter(ABC):
+    """Base: one list page per source ``url``; article pages read by the automatic extractor."""
+
+    def start_urls(self, source: SourceSpec) -> list[str]:
+        return [source.url] if source.url else []
+
+    @abstractmethod
+    def parse_list(self, result: FetchResult, source: SourceSpec) -> Listing:
+        """Items and article links from a page of ``start_urls``."""
+
+    def parse_detail(self, result: FetchResult, source: SourceSpec) -> list[Item]:
+        """The article on a detail page; an empty one is an error, so a broken selector shows."""
+        item = extract_article(result, source.id, title_selector=source.title_selector,
+                               text_selector=source.text_selector)
+        if not item.text and source.text_selector:
+            raise ParseError(f"text_selector {source.text_selector!r} 没有选中正文 (matched no text)")
+        if not item.text and not item.title:
+            raise ParseError("页面中没有找到标题或正文 (no title or text found)")
+        return [item]
