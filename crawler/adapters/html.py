@@ -51,10 +51,29 @@ _TIME_META = ("article:published_time", "og:release_date", "pubdate", "publishda
               "datepublished", "dc.date.issued")
 _AUTHOR_META = ("author", "article:author")
 _BYLINE_CHARS = 300  # how far from the headline / article start a byline is looked for
+# Text is measured in "units": a CJK character is one, and so is a whole Latin word or number, so
+# that an English copyright notice or a row of phone numbers does not outweigh a Chinese paragraph
+# of the same information.
+_WORD = re.compile(r"[A-Za-z0-9_]+(?:[.,'’&@/:-][A-Za-z0-9_]+)*")
+_DIGITS = re.compile(r"\d+")
+# A copyright or licence line: page furniture, whatever its length in characters.
+_BOILERPLATE = re.compile(r"©|版权所有|Copyright|All Rights Reserved|ICP[备证]|公网安备", re.IGNORECASE)
+_BOILERPLATE_UNITS = 200  # a longer run with such words in it is an article that mentions them
+# Repeated records (forum posts, a thread's replies): at most this many are compared with the best
+# block, and each record's shape is read from at most this many elements.
+_MAX_RECORDS = 300
+_SHAPE_NODES = 400
+_SHAPE_SIMILARITY = 0.5  # share of the furniture beside the text two records must have in common
 
 
 def _norm(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
+
+
+def _units(text: str) -> int:
+    """The information in ``text``: one per CJK character or punctuation mark, one per Latin word
+    or number, nothing for white space."""
+    return len(_SPACE.sub("", _WORD.sub("w", text)))
 
 
 def node_text(node: LexborNode, skip: Collection[int] = ()) -> str:
@@ -260,31 +279,41 @@ class _Stats:
     elements thousands deep, so nothing here may walk a subtree per element. Keyed by ``mem_id``:
     selectolax nodes compare equal when their HTML is equal."""
 
-    text: dict[int, int] = field(default_factory=dict)  # visible characters inside
+    text: dict[int, int] = field(default_factory=dict)  # visible text inside, in ``_units``
     linked: dict[int, int] = field(default_factory=dict)  # of which inside <a>
     credit: dict[int, float] = field(default_factory=dict)  # paragraph text it holds
     nodes: dict[int, LexborNode] = field(default_factory=dict)
+    # Where an element sits: a hash of the tag, id and classes of it and every ancestor (digits
+    # dropped, so "post_53876" and "post_53885" are one place); repeated records share it.
+    # Filled on demand by ``place``: most pages never need it beyond a few hundred elements.
+    path: dict[int, int] = field(default_factory=dict)
+    position: dict[int, int] = field(default_factory=dict)  # document order
+    last: dict[int, int] = field(default_factory=dict)  # position of the last node inside
 
     @classmethod
     def of(cls, body: LexborNode) -> "_Stats":
         """Credit: each run of text credits its container, the parent of its ``<p>`` or the
         ``<div>``/``<td>`` it sits in directly (pages that separate paragraphs with ``<br>``), and
         half of it to the grandparent, so an article split over sibling sections wins as a whole.
-        Text inside links, headings and list items earns nothing."""
+        Text inside links, headings and list items earns nothing, and so does a copyright line."""
         stats = cls()
         order = list(body.traverse(include_text=True))
         # The nearest block element (or <body>) around each node; None when that is a no-credit one.
         block: dict[int, LexborNode | None] = {body.mem_id: body}
-        for node in order[1:]:  # document order: a parent comes before its children
+        stats.path[body.mem_id] = hash("body")
+        stats.nodes[body.mem_id] = body
+        for index, node in enumerate(order[1:], 1):  # document order: a parent comes before its children
             stats.nodes[node.mem_id] = node
+            stats.position[node.mem_id] = index
             parent = node.parent
             outer = block.get(parent.mem_id) if parent is not None else None
             tag = node.tag or ""
             if tag != "-text":
                 block[node.mem_id] = (None if tag in _NO_CREDIT_TAGS else node if tag in _BLOCK_TAGS else outer)
                 continue
-            length = stats.text[node.mem_id] = len(_norm(node.text_content or ""))
-            if outer is None or not length:
+            raw = node.text_content or ""
+            length = stats.text[node.mem_id] = _units(raw)
+            if outer is None or not length or (length < _BOILERPLATE_UNITS and _BOILERPLATE.search(raw)):
                 continue
             container = outer.parent if outer.tag == "p" and outer.parent is not None else outer
             stats._credit(container, length)
@@ -294,7 +323,10 @@ class _Stats:
             key, parent = node.mem_id, node.parent
             if node.tag == "a":
                 stats.linked[key] = stats.text.get(key, 0)
+            end = stats.last.setdefault(key, stats.position[key])
             if parent is not None:
+                if end > stats.last.get(parent.mem_id, -1):
+                    stats.last[parent.mem_id] = end
                 stats.text[parent.mem_id] = stats.text.get(parent.mem_id, 0) + stats.text.get(key, 0)
                 stats.linked[parent.mem_id] = stats.linked.get(parent.mem_id, 0) + stats.linked.get(key, 0)
         return stats
@@ -303,25 +335,106 @@ class _Stats:
         self.nodes.setdefault(node.mem_id, node)
         self.credit[node.mem_id] = self.credit.get(node.mem_id, 0.0) + amount
 
+    def place(self, node: LexborNode) -> int:
+        """``path`` of an element, computed once per element (iteratively: pages nest deep)."""
+        climb = []
+        while node.mem_id not in self.path:
+            climb.append(node)
+            if node.parent is None:
+                self.path[node.mem_id] = 0
+                break
+            node = node.parent
+        known = self.path[node.mem_id]
+        for element in reversed(climb):
+            known = self.path[element.mem_id] = hash((known, _place(element)))
+        return known
+
     def link_density(self, key: int) -> float:
         """Share of the text that is link text (0 for an element without text, e.g. ``<br>``)."""
         total = self.text.get(key, 0)
         return min(self.linked.get(key, 0) / total, 1.0) if total else 0.0
 
 
+def _place(node: LexborNode) -> str:
+    """Tag, id and classes of an element, digits dropped: what repeated records have in common."""
+    attrs = node.attributes
+    classes = " ".join(sorted(_DIGITS.sub("", c) for c in (attrs.get("class") or "").split()))
+    return f"{node.tag}#{_DIGITS.sub('', attrs.get('id') or '')}.{classes}"
+
+
+def _records(stats: _Stats, best: int) -> list[int]:
+    """Blocks that repeat the best block in records of the same make: the other posts of a forum
+    thread, each a ``<table>`` or ``<div>`` with the same author panel and its message in the same
+    spot.
+
+    A block qualifies when it sits at the same place as the best one (same tags, ids and classes on
+    the way from ``<body>``), and the records holding the two (the children of their nearest common
+    ancestor) repeat the same furniture around the text: at least two places, and half of all, of
+    the elements beside the block and its ancestors (author name, time, floor number, buttons).
+    A page's header, article and footer tables sit at the same place on many old sites, but hold
+    nothing else alike, so they never merge. Mostly-link blocks and copyright lines never qualify."""
+    best_node = stats.nodes[best]
+    target, tag = stats.place(best_node), best_node.tag
+    same = []
+    for key in stats.credit:
+        node = stats.nodes[key]
+        if key != best and node.tag == tag and stats.link_density(key) <= 0.5 and stats.place(node) == target:
+            same.append(key)
+            if len(same) > _MAX_RECORDS:
+                return []
+    if not same:
+        return []
+
+    def beside(record: LexborNode, block: int) -> set[int]:
+        """Places of the record's elements that neither hold the block nor sit inside it."""
+        first, end = stats.position.get(block, 0), stats.last.get(block, 0)
+        found: set[int] = set()
+        for count, node in enumerate(record.traverse()):
+            if count >= _SHAPE_NODES:
+                break
+            key = node.mem_id
+            position = stats.position.get(key, 0)
+            if stats.last.get(key, position) < first or position > end:
+                found.add(stats.place(node))
+        return found
+
+    records = []
+    best_beside: dict[int, set[int]] = {}  # by the best block's record: one per common parent
+    for key in same:
+        mine, theirs = stats.nodes[best], stats.nodes[key]
+        for _ in range(len(stats.nodes)):  # same place, same depth: climb in step to the common parent
+            if mine.parent is None or theirs.parent is None or mine.parent.mem_id == theirs.parent.mem_id:
+                break
+            mine, theirs = mine.parent, theirs.parent
+        if mine.mem_id not in best_beside:
+            best_beside[mine.mem_id] = beside(mine, best)
+        a, b = best_beside[mine.mem_id], beside(theirs, key)
+        common = len(a & b)
+        if common >= 2 and common >= _SHAPE_SIMILARITY * len(a | b) \
+                and not _BOILERPLATE.search(node_text(stats.nodes[key])):
+            records.append(key)
+    return records
+
+
 def _main_text(body: LexborNode) -> str:
     """The text of the element holding the most paragraph text, discounted by its share of link
-    text; inner blocks that are mostly links ("延伸阅读", "相关新闻") are left out, as another story's
-    headline in them would make a keyword hit on the wrong article."""
+    text, with the blocks that repeat it in records of the same shape (``_records``: a thread's
+    replies); inner blocks that are mostly links ("延伸阅读", "相关新闻") are left out, as another
+    story's headline in them would make a keyword hit on the wrong article."""
     stats = _Stats.of(body)
     top = sorted(stats.credit.items(), key=lambda pair: pair[1], reverse=True)[:10]
     scored = [(score * (1 - stats.link_density(key)), key) for key, score in top]
     best = max(scored, key=lambda pair: pair[0], default=(0.0, None))[1]
     if best is None:
         return ""
-    link_lists = {n.mem_id for n in stats.nodes[best].traverse()
-                  if n.tag in _BLOCK_TAGS and n.mem_id != best and stats.link_density(n.mem_id) > 0.5}
-    return node_text(stats.nodes[best], link_lists)
+    chosen = sorted([best, *_records(stats, best)], key=lambda key: stats.position.get(key, 0))
+    texts = []
+    for key in chosen:
+        link_lists = {n.mem_id for n in stats.nodes[key].traverse()
+                      if n.tag in _BLOCK_TAGS and n.mem_id != key and stats.link_density(n.mem_id) > 0.5}
+        if text := node_text(stats.nodes[key], link_lists):
+            texts.append(text)
+    return "\n".join(texts)
 
 
 def _near_headline(title: str, title_node: LexborNode | None) -> list[str]:

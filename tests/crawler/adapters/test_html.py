@@ -68,6 +68,25 @@ def test_real_article_pages(make_result: MakeResult, data_dir: Path, name: str, 
     assert item.url == label["url"] and item.source_id == "site" and item.fetched_at == result.fetched_at
 
 
+def test_real_forum_thread_page_gives_every_post(make_result: MakeResult, data_dir: Path) -> None:
+    """A Discuz! X3.3 thread read by the generic extractor: the label is the whole thread. Before
+    repeated records were merged, the English copyright notice in the footer won (F1 0.049)."""
+    name = "magic_html_csolbbs_viewthread_X3.3_38672"
+    label = json.loads((data_dir / "discuz" / f"{name}.label.json").read_text("utf-8"))
+    item = extract_article(make_result(Path("discuz") / f"{name}.html", label["url"]), "forum")
+
+    assert item.title == "建议对鼠神进行改版"
+    assert item.published_at == datetime(2024, 4, 5, 15, 20, 45, tzinfo=UTC)  # the first post's 发表于
+    lines = item.text.splitlines()
+    assert lines[0].startswith("建议对鼠神进行改版，现在的鼠神说是传奇")
+    assert lines[-3:] == ["顶你，鼠神真的是太*了，攻击低，*太少，玩灾变居然还要自己买*", "同质化太严重了就没意思了",
+                          "莲花能自动蓄能恢复……这*点就可以重新站起来了（强烈复议）"]  # replies, in page order
+    assert "Copyright" not in item.text and "发表于" not in item.text
+    precision, recall, f1 = char_f1(item.text, label["content"])
+    # measured 1.000 / 0.929 / 0.963: the label also keeps the subject line and "[复制链接]"
+    assert f1 >= 0.963 - MARGIN, f"P={precision:.3f} R={recall:.3f} F1={f1:.3f}"
+
+
 # --- titles --------------------------------------------------------------------------------------
 
 
@@ -177,6 +196,49 @@ def test_article_with_br_separated_paragraphs(make_result: MakeResult) -> None:
       <tr><td>　　第一段，政府网站常用换行分段。<br>　　第二段，没有 p 元素。<br><br>第三段，结束。</td></tr></table>"""
     text = extract_article(make_result(page), "s").text
     assert text.splitlines() == ["第一段，政府网站常用换行分段。", "第二段，没有 p 元素。", "第三段，结束。"]
+
+
+FORUM_THREAD = """<html><head><title>县二幼食堂的事 - 化隆论坛</title></head><body>
+ <div id="postlist">{posts}</div>
+ <div class="cr_address_en">Copyright © 2024 Example Network Technology Co., Ltd. All Rights Reserved.
+  Example, Example Forum and the Example logo are trademarks or registered trademarks of Example Ltd.
+  Licensed to Example Digital Entertainment Co., Ltd. in China for operation and customer support.</div>
+</body></html>"""
+FORUM_POST = """<div id="post_{pid}"><table class="plhin" id="pid{pid}"><tr>
+ <td class="pls"><div class="authi"><a href="/u/{pid}" class="xw1">网友{pid}</a></div>
+  <dl><dt>积分</dt><dd>53</dd></dl></td>
+ <td class="plc"><div class="authi"><em id="authorposton{pid}">发表于 2024-4-5 23:20:45</em>
+  <a href="/t?authorid={pid}">只看该作者</a></div>
+  <div class="pcb"><table><tr><td class="t_f" id="postmessage_{pid}">{text}</td></tr></table></div>
+  <div class="po"><a href="#">回复</a> <a href="#">举报</a></div></td></tr></table></div>"""
+
+
+def test_forum_thread_gives_every_post_not_the_footer(make_result: MakeResult) -> None:
+    texts = ["县二幼食堂的饭菜最近怎么样？有家长知道吗？", "顶一下", "我家孩子说还行。<br>就是菜有点咸。"]
+    posts = "".join(FORUM_POST.format(pid=53876 + i, text=text) for i, text in enumerate(texts))
+    item = extract_article(make_result(FORUM_THREAD.format(posts=posts)), "s")
+    # neither the long English copyright notice nor the author panels, dates and buttons
+    assert item.text.splitlines() == ["县二幼食堂的饭菜最近怎么样？有家长知道吗？", "顶一下", "我家孩子说还行。", "就是菜有点咸。"]
+
+
+def test_header_article_and_footer_tables_at_the_same_place_do_not_merge(make_result: MakeResult) -> None:
+    """Old government sites lay a page out as a stack of plain tables: same place, nothing else alike."""
+    page = """<body>
+      <table><tr><td><img src="logo.gif"><a href="/">首页</a> <a href="/zw">政务公开</a></td></tr></table>
+      <table><tr><td><h1>县政府召开常务会议</h1><p>3月5日，县政府召开第十二次常务会议，研究部署春耕生产工作。</p>
+        <p>会议要求，各乡镇要抓好农资供应，确保不误农时。</p></td></tr></table>
+      <table><tr><td>主办单位：化隆县人民政府办公室 地址：化隆县巴燕镇 电话：0972-8712345</td></tr></table></body>"""
+    assert extract_article(make_result(page), "s").text.splitlines() == [
+        "县政府召开常务会议", "3月5日，县政府召开第十二次常务会议，研究部署春耕生产工作。",
+        "会议要求，各乡镇要抓好农资供应，确保不误农时。"]  # no 主办单位 line from the footer table
+
+
+def test_repeated_records_without_common_furniture_do_not_merge(make_result: MakeResult) -> None:
+    """Two article boxes at the same place, but one is a bare text box: no shared author panel."""
+    page = """<body><div class="box"><div class="meta"><span class="a">作者：张三</span><span class="t">2024-03-05</span>
+      </div><div class="text"><p>正文第一段，内容较长，县里召开会议部署工作。</p><p>正文第二段。</p></div></div>
+      <div class="box"><div class="text"><p>另一段无关的说明文字，比如网站声明。</p></div></div></body>"""
+    assert "网站声明" not in extract_article(make_result(page), "s").text
 
 
 def test_form_wrapping_the_whole_page_is_kept(make_result: MakeResult) -> None:
