@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, field_validator, model_validator
 
+from alerts.deadlines import DeadlineSettings
+
 Grade = Literal["一般", "重大"]
 
 MAX_KEY_CHARS = 100  # the deliveries table keeps channel keys in a String(128)
@@ -151,6 +153,7 @@ class AlertsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     channels: list[Channel] = Field(default_factory=list)
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)  # 处置时限; absent: the regulations' numbers
 
     @field_validator("channels")
     @classmethod

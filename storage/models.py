@@ -85,6 +85,21 @@ class AlertRow(Base):
     grade: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="new")
     created_at: Mapped[datetime]
+    # The triage workflow (alerts.workflow): current facts of the case; its history is the audit log.
+    emergency: Mapped[bool] = mapped_column(default=False, server_default="0")  # "0" is false on both backends
+    emergency_at: Mapped[datetime | None]
+    emergency_by: Mapped[str | None] = mapped_column(String(64))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    closing_report: Mapped[str | None] = mapped_column(Text)
+    # Due times (alerts.deadlines), NULL where the grade sets none or the workflow has not yet seen the alert.
+    report_due_at: Mapped[datetime | None]
+    form_due_at: Mapped[datetime | None]
+    dispatch_due_at: Mapped[datetime | None]
+    dispatch_latest_due_at: Mapped[datetime | None]
+    result_due_at: Mapped[datetime | None]
+    result_latest_due_at: Mapped[datetime | None]
+    reply_due_at: Mapped[datetime | None]
 
 
 class DeliveryRow(Base):
@@ -124,3 +139,45 @@ class RunRow(Base):
     new_items: Mapped[int] = mapped_column(default=0)
     hits: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class DepartmentRow(Base):
+    """A 责任部门: where alerts are dispatched, whom to call, which alerts.yaml channels reach it."""
+
+    __tablename__ = "departments"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    contacts: Mapped[list[str]] = mapped_column(JSON, default=list)  # free text: "王主任 13800000000"
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)  # channel keys in alerts.yaml
+    created_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    """A person who acts in the workflow; the role decides what they may do (alerts.workflow)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # admin | operator | leader | department | informant
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    email: Mapped[str | None] = mapped_column(String(256))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(256))  # argon2; NULL: command line only
+    created_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    """The append-only, hash-chained audit log (storage.workflow); triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)  # 1, 2, 3 … without gaps
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # e.g. department and due of a dispatch
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
