@@ -16,7 +16,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crawler.types import AlertPayload, DeliveryError
+from crawler.types import DeliveryError, Payload
 from storage import queries
 
 log = logging.getLogger("yuqing.outbox")
@@ -25,7 +25,7 @@ log = logging.getLogger("yuqing.outbox")
 class Notifier(Protocol):
     timeout_s: float
 
-    async def send(self, alert: AlertPayload) -> None: ...
+    async def send(self, alert: Payload) -> None: ...
 
 
 def _utcnow() -> datetime:
@@ -92,12 +92,12 @@ class Outbox:
             retry_at = self.clock() + timedelta(seconds=self.backoff.delay(claimed.attempts))
             async with self.sessions() as session:
                 await queries.mark_retry(session, claimed.delivery_id, retry_at, str(exc))
-            log.warning("delivery failed alert=%s channel=%s attempt=%s retry_at=%s reason=%s",
-                        payload.alert_id, claimed.channel, claimed.attempts, retry_at.isoformat(), exc)
+            log.warning("delivery failed key=%s channel=%s attempt=%s retry_at=%s reason=%s",
+                        payload.idempotency_key, claimed.channel, claimed.attempts, retry_at.isoformat(), exc)
             return False
         async with self.sessions() as session:
             await queries.mark_sent(session, claimed.delivery_id, self.clock())
-        log.info("delivered alert=%s channel=%s grade=%s key=%s", payload.alert_id, claimed.channel,
+        log.info("delivered %s channel=%s grade=%s key=%s", type(payload).__name__, claimed.channel,
                  payload.grade, payload.idempotency_key)
         return True
 

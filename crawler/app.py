@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from alerts.notifiers import build_notifier
 from alerts.outbox import Backoff, Outbox
+from crawler import health
 from crawler.adapters import ADAPTERS, adapter_for
 from crawler.config.loader import Config
 from crawler.config.sources import SourceSpec
@@ -110,7 +111,21 @@ class App:
             log.info("run source=%s trigger=%s status=%s fetched=%s failed=%s items=%s new=%s hits=%s",
                      source.id, trigger, status, stats.fetched, stats.failed, stats.items, stats.new_items,
                      stats.hits)
+            await self._note_health(source, run_id, stats)
             return stats
+
+    async def _note_health(self, source: SourceSpec, run_id: int, stats: RunStats) -> None:
+        """One notice when a source stops yielding anything, one when it recovers."""
+        async with self.sessions() as session:
+            change = health.health_change(await queries.previous_health(session, source.id, run_id), stats)
+            if change is None:
+                return
+            await queries.store_notice(
+                session, kind=change, source_id=source.id, message=health.describe(change, stats),
+                url=source.url or source.id, run_id=run_id, now=_utcnow(),
+                channels=self.channels_for(health.NOTICE_GRADE))
+        log.warning("source health source=%s change=%s", source.id, change)
+        self.outbox.wakeup.set()
 
     async def close(self) -> None:
         await self.fetcher.close()

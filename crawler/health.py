@@ -11,6 +11,7 @@ from crawler.types import RunStats
 
 DOWN = "source_down"
 UP = "source_up"
+NOTICE_GRADE = "一般"  # channels that take only 重大 (the leader's) are not bothered with source health
 
 
 def is_healthy(items: int, errors: list[str] | str | None) -> bool:

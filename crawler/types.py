@@ -166,7 +166,7 @@ class NoticePayload:
     url: str
     found_at: datetime  # aware, UTC: when the run that changed the source's health finished
 
-    grade = "一般"  # channel grade filters treat notices as ordinary news
+    grade = "一般"  # channel grade filters treat notices as ordinary news (crawler.health.NOTICE_GRADE)
 
 
 Payload = AlertPayload | NoticePayload

@@ -102,16 +102,32 @@ class AlertRow(Base):
     reply_due_at: Mapped[datetime | None]
 
 
+class NoticeRow(Base):
+    """A change in a source's health (down / recovered), delivered through the same outbox."""
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # source_down | source_up
+    source_id: Mapped[str] = mapped_column(String(64), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(String(2048))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    created_at: Mapped[datetime]
+
+
 class DeliveryRow(Base):
-    """One alert on one channel: pending → sending → sent (or back to pending with a backoff)."""
+    """One alert (or notice) on one channel: pending → sending → sent (or back to pending with a backoff)."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("alert_id", "channel"),
+        UniqueConstraint("notice_id", "channel"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
     channel: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

@@ -11,8 +11,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crawler.types import AlertPayload, FetchResult, Hit, Item, RunStats, Validators
-from storage.models import AlertRow, DeliveryRow, FetchState, HitRow, ItemRow, RunRow
+from crawler.types import AlertPayload, FetchResult, Hit, Item, NoticePayload, Payload, RunStats, Validators
+from storage.models import AlertRow, DeliveryRow, FetchState, HitRow, ItemRow, NoticeRow, RunRow
 
 
 def idempotency_key(url: str, rule_id: str) -> str:
@@ -147,7 +147,7 @@ class Claimed:
     delivery_id: int
     channel: str
     attempts: int
-    payload: AlertPayload
+    payload: Payload
 
 
 async def claim_deliveries(
@@ -183,13 +183,18 @@ async def claim_deliveries(
     await session.commit()
     if not claimed_ids:
         return []
+    out = [*await _alert_claims(session, claimed_ids), *await _notice_claims(session, claimed_ids)]
+    await session.commit()
+    return sorted(out, key=lambda c: c.delivery_id)
+
+
+async def _alert_claims(session: AsyncSession, delivery_ids: list[int]) -> list[Claimed]:
     rows = await session.execute(
         select(DeliveryRow, AlertRow, HitRow, ItemRow)
         .join(AlertRow, DeliveryRow.alert_id == AlertRow.id)
         .join(HitRow, AlertRow.hit_id == HitRow.id)
         .join(ItemRow, HitRow.item_id == ItemRow.id)
-        .where(DeliveryRow.id.in_(claimed_ids))
-        .order_by(DeliveryRow.id)
+        .where(DeliveryRow.id.in_(delivery_ids))
     )
     out = []
     for delivery, alert, hit, item in rows.all():
@@ -201,8 +206,20 @@ async def claim_deliveries(
             found_at=hit.found_at, published_at=item.published_at, author=item.author,
         )
         out.append(Claimed(delivery.id, delivery.channel, delivery.attempts, payload))
-    await session.commit()
     return out
+
+
+async def _notice_claims(session: AsyncSession, delivery_ids: list[int]) -> list[Claimed]:
+    rows = await session.execute(
+        select(DeliveryRow, NoticeRow).join(NoticeRow, DeliveryRow.notice_id == NoticeRow.id)
+        .where(DeliveryRow.id.in_(delivery_ids)))
+    return [
+        Claimed(delivery.id, delivery.channel, delivery.attempts, NoticePayload(
+            notice_id=notice.id, idempotency_key=notice.idempotency_key, kind=notice.kind,
+            source_id=notice.source_id, source_name=notice.source_id, message=notice.message, url=notice.url,
+            found_at=notice.created_at))
+        for delivery, notice in rows.all()
+    ]
 
 
 async def mark_sent(session: AsyncSession, delivery_id: int, now: datetime) -> None:
@@ -289,3 +306,30 @@ async def list_items(session: AsyncSession, source_id: str | None = None, limit:
     if source_id:
         query = query.where(ItemRow.source_id == source_id)
     return list((await session.scalars(query)).all())
+
+
+
+# --- source health -----------------------------------------------------------------------------
+
+async def previous_health(session: AsyncSession, source_id: str, before_run_id: int) -> bool | None:
+    """Whether the source's last finished run before this one was healthy (None: no such run)."""
+    row = (await session.execute(
+        select(RunRow.items, RunRow.error).where(
+            RunRow.source_id == source_id, RunRow.id < before_run_id,
+            RunRow.status.in_(("ok", "partial", "failed")))
+        .order_by(RunRow.id.desc()).limit(1))).first()
+    return None if row is None else bool(row.items > 0 or not row.error)
+
+
+async def store_notice(session: AsyncSession, *, kind: str, source_id: str, message: str, url: str, run_id: int,
+                       now: datetime, channels: list[str]) -> int:
+    """A notice and its pending deliveries, in one transaction, like an alert."""
+    notice = NoticeRow(idempotency_key=hashlib.sha256(f"{source_id}\n{kind}\n{run_id}".encode()).hexdigest()[:32],
+                       kind=kind, source_id=source_id, message=message, url=url, run_id=run_id, created_at=now)
+    session.add(notice)
+    await session.flush()
+    for channel in channels:
+        session.add(DeliveryRow(notice_id=notice.id, channel=channel, status="pending", attempts=0,
+                                next_attempt_at=now))
+    await session.commit()
+    return notice.id

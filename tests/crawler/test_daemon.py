@@ -68,3 +68,29 @@ async def test_reload_keeps_last_good_config(servers, tmp_path: Path, caplog) ->
         assert sorted(job.id for job in daemon.scheduler.get_jobs()) == ["county-news", "county-rss"]
     finally:
         await app.close()
+
+
+async def test_a_broken_source_gives_one_health_alert_and_one_recovery_note(servers, tmp_path: Path) -> None:
+    site, smtp, hook = servers
+    serve_site(site, ["/news/4.html"])
+    write_config(tmp_path / "config", site, smtp, hook)
+    app = await App.open(load_config(tmp_path / "config"), f"sqlite+aiosqlite:///{tmp_path / 'y.db'}", tmp_path)
+    news = app.config.enabled_sources()[0]
+    list_page = site.pages["/list.html"]
+    try:
+        await app.patrol(news, "window")  # healthy: nothing to say
+        site.add("/list.html", "<html><title>百度安全验证</title><body>请完成验证</body></html>")  # redesign/wall
+        for _ in range(3):
+            await app.patrol(news, "window")
+        site.pages["/list.html"] = list_page
+        await app.patrol(news, "window")
+        await app.patrol(news, "window")
+        await app.outbox.drain_once()
+    finally:
+        await app.close()
+    notices = [body for _, body in hook.received if body["type"] == "source_health"]
+    assert [n["kind"] for n in notices] == ["source_down", "source_up"]
+    assert notices[0]["source_id"] == "county-news" and "link_selector" in notices[0]["message"]
+    subjects = sorted(str(m["Subject"]) for m in smtp.messages)
+    assert len(subjects) == 2
+    assert subjects[0].startswith("【来源异常】化隆新闻网：") and subjects[1].startswith("【来源恢复】化隆新闻网：")
