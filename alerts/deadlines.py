@@ -37,6 +37,9 @@ class DeadlineSettings(BaseModel):
     ordinary_dispatch_latest: PositiveSeconds = 48 * HOUR
     form_workdays: int = Field(default=1, ge=1, le=10)  # 《舆情信息报告处理单》报送领导
     reply: PositiveSeconds = 24 * HOUR  # 交办时未写 --due：部门反馈期限
+    remind_before: PositiveSeconds = 0.5 * HOUR  # 到期前提醒一次
+    escalate_every: PositiveSeconds = 2 * HOUR  # 超时后向上一级督办，未处理则按此间隔重复
+    escalate_to: list[str] = Field(default_factory=list)  # 督办发往的渠道；空：所有接收「重大」的渠道（领导）
 
     @model_validator(mode="after")
     def _latest_after_due(self) -> DeadlineSettings:

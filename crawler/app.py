@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from alerts.escalation import Escalator
 from alerts.notifiers import build_notifier
 from alerts.outbox import Backoff, Outbox
 from crawler import health
@@ -73,6 +74,12 @@ class App:
 
     def channels_for(self, grade: str) -> list[str]:
         return [ch.key for ch in self.config.alerts.channels if ch.accepts(grade)]
+
+    def escalator(self) -> Escalator:
+        deadlines = lambda: self.config.alerts.deadlines  # noqa: E731 - read at each round: reloads apply
+        return Escalator(self.sessions, deadlines, self.channels_for,
+                         lambda: deadlines().escalate_to or self.channels_for("重大"),
+                         on_notice=self.outbox.wakeup.set)
 
     def context(self) -> RunContext:
         return RunContext(self.fetcher, self.sessions, self.ruleset, self.channels_for,

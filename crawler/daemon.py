@@ -115,6 +115,7 @@ class Daemon:
         self.scheduler.start()
         outbox = asyncio.ensure_future(self.app.outbox.run(self.stop))
         watcher = asyncio.ensure_future(self._watch_config())
+        escalator = asyncio.ensure_future(self.app.escalator().run(self.stop))
         for source in self.app.config.enabled_sources():
             self._spawn(self._catch_up(source))
         for job in self.scheduler.get_jobs():
@@ -127,6 +128,6 @@ class Daemon:
             _, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_S)
             for task in late:  # their items are stored per transaction: cancelling loses nothing stored
                 task.cancel()
-        await asyncio.gather(*running, outbox, watcher, return_exceptions=True)
+        await asyncio.gather(*running, outbox, watcher, escalator, return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)

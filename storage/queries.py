@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,6 +58,18 @@ class StoredItem:
     alert_ids: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class NewItem:
+    """One item for ``store_items``: the item, its hits, and how to record them."""
+
+    item: Item
+    hits: list[Hit]
+    found_at: datetime
+    channels_for: Callable[[str], list[str]]
+    body_sha256: str | None = None
+    run_id: int | None = None
+
+
 async def store_item(
     session: AsyncSession,
     item: Item,
@@ -74,36 +86,71 @@ async def store_item(
     written twice, so no alert is ever duplicated.
     """
     try:
-        row = ItemRow(
+        stored = await store_items(session, [NewItem(item, hits, now, channels_for, body_sha256, run_id)])
+    except IntegrityError:
+        return None
+    return stored[0]
+
+
+async def store_items(session: AsyncSession, entries: Sequence[NewItem]) -> list[StoredItem | None]:
+    """Several items, each with its hits, their alerts and pending deliveries, in ONE transaction
+    (the outbox) — together with whatever the caller added to ``session`` before — then commit.
+
+    One commit (one fsync) for many items is what makes a busy patrol fast; an item and its
+    alerts are still never apart. Returns, per entry, its ``StoredItem``, or None when its URL is
+    already stored or repeats an earlier entry's (nothing written for it). Raises
+    ``IntegrityError``, after rolling everything back, when another writer stored one of the
+    URLs between our check and our insert: the caller then stores the entries one by one with
+    ``store_item``, so that only the duplicate drops out.
+    """
+    out: list[StoredItem | None] = [None] * len(entries)
+    taken = await seen_urls(session, (e.item.url for e in entries))
+    fresh: list[tuple[int, NewItem, ItemRow]] = []
+    for index, entry in enumerate(entries):
+        item = entry.item
+        if item.url in taken:
+            continue
+        taken.add(item.url)
+        fresh.append((index, entry, ItemRow(
             url=item.url, source_id=item.source_id, parent_url=item.parent_url, title=item.title,
             text=item.text, author=item.author, published_at=item.published_at,
-            fetched_at=item.fetched_at, content_hash=item.content_hash, body_sha256=body_sha256,
-            run_id=run_id,
-        )
-        session.add(row)
+            fetched_at=item.fetched_at, content_hash=item.content_hash, body_sha256=entry.body_sha256,
+            run_id=entry.run_id,
+        )))
+    try:
+        # One flush per table, not per row: the ORM sends each as a multi-row INSERT … RETURNING.
+        session.add_all([row for _, _, row in fresh])
         await session.flush()
-        alert_ids: list[int] = []
-        for hit in hits:
-            hit_row = HitRow(
-                item_id=row.id, rule_id=hit.rule_id, category=hit.category, grade=hit.grade,
-                terms=[{"term": t.term, "field": t.field, "start": t.start, "end": t.end} for t in hit.terms],
-                snippet=hit.snippet, found_at=now,
-            )
-            session.add(hit_row)
-            await session.flush()
-            alert = AlertRow(hit_id=hit_row.id, idempotency_key=idempotency_key(item.url, hit.rule_id),
-                             grade=hit.grade, state="new", created_at=now)
-            session.add(alert)
-            await session.flush()
-            alert_ids.append(alert.id)
-            for channel in channels_for(hit.grade):
+        hit_rows: list[tuple[int, NewItem, Hit, HitRow]] = []
+        for index, entry, row in fresh:
+            for hit in entry.hits:
+                hit_rows.append((index, entry, hit, HitRow(
+                    item_id=row.id, rule_id=hit.rule_id, category=hit.category, grade=hit.grade,
+                    terms=[{"term": t.term, "field": t.field, "start": t.start, "end": t.end} for t in hit.terms],
+                    snippet=hit.snippet, found_at=entry.found_at,
+                )))
+        session.add_all([hit_row for *_, hit_row in hit_rows])
+        await session.flush()
+        alert_rows: list[tuple[int, NewItem, AlertRow]] = []
+        for index, entry, hit, hit_row in hit_rows:
+            alert_rows.append((index, entry, AlertRow(
+                hit_id=hit_row.id, idempotency_key=idempotency_key(entry.item.url, hit.rule_id),
+                grade=hit.grade, state="new", created_at=entry.found_at)))
+        session.add_all([alert for *_, alert in alert_rows])
+        await session.flush()
+        alert_ids: dict[int, list[int]] = {}
+        for index, entry, alert in alert_rows:
+            alert_ids.setdefault(index, []).append(alert.id)
+            for channel in entry.channels_for(alert.grade):
                 session.add(DeliveryRow(alert_id=alert.id, channel=channel, status="pending",
-                                        attempts=0, next_attempt_at=now))
+                                        attempts=0, next_attempt_at=entry.found_at))
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        return None
-    return StoredItem(row.id, tuple(alert_ids))
+        raise
+    for index, _, row in fresh:
+        out[index] = StoredItem(row.id, tuple(alert_ids.get(index, ())))
+    return out
 
 
 @dataclass(frozen=True)
@@ -321,15 +368,24 @@ async def previous_health(session: AsyncSession, source_id: str, before_run_id: 
     return None if row is None else bool(row.items > 0 or not row.error)
 
 
-async def store_notice(session: AsyncSession, *, kind: str, source_id: str, message: str, url: str, run_id: int,
-                       now: datetime, channels: list[str]) -> int:
-    """A notice and its pending deliveries, in one transaction, like an alert."""
-    notice = NoticeRow(idempotency_key=hashlib.sha256(f"{source_id}\n{kind}\n{run_id}".encode()).hexdigest()[:32],
-                       kind=kind, source_id=source_id, message=message, url=url, run_id=run_id, created_at=now)
+async def add_notice(session: AsyncSession, *, key: str, kind: str, source_id: str, message: str, url: str,
+                     now: datetime, channels: list[str], run_id: int | None = None) -> int:
+    """A notice and its pending deliveries, inside the caller's transaction."""
+    notice = NoticeRow(idempotency_key=hashlib.sha256(key.encode()).hexdigest()[:32], kind=kind, source_id=source_id,
+                       message=message, url=url, run_id=run_id, created_at=now)
     session.add(notice)
     await session.flush()
     for channel in channels:
         session.add(DeliveryRow(notice_id=notice.id, channel=channel, status="pending", attempts=0,
                                 next_attempt_at=now))
-    await session.commit()
+    await session.flush()
     return notice.id
+
+
+async def store_notice(session: AsyncSession, *, kind: str, source_id: str, message: str, url: str, run_id: int,
+                       now: datetime, channels: list[str]) -> int:
+    """A source-health notice and its deliveries, committed together, like an alert."""
+    notice_id = await add_notice(session, key=f"{source_id}\n{kind}\n{run_id}", kind=kind, source_id=source_id,
+                                 message=message, url=url, now=now, channels=channels, run_id=run_id)
+    await session.commit()
+    return notice_id

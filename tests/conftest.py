@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-
 from pg_cluster import NOT_FOUND, PgCluster, find_bindir
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import db
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +47,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield cluster.url(name)
     finally:
         cluster.drop_database(name)
+
+
+@pytest.fixture
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A migrated database per test, on each backend."""
+    engine = db.make_engine(db_url)
+    await db.upgrade(engine)
+    yield db.sessionmaker(engine)
+    await engine.dispose()

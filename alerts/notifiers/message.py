@@ -83,7 +83,14 @@ def render_text(alert: AlertPayload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE
     return "\n".join(lines) + "\n"
 
 
-NOTICE_HEADS = MappingProxyType({"source_down": "来源异常", "source_up": "来源恢复"})
+NOTICE_HEADS = MappingProxyType({"source_down": "来源异常", "source_up": "来源恢复",
+                                 "reminder": "时限提醒", "escalation": "超时督办"})
+NOTICE_ADVICE = MappingProxyType({
+    "source_down": "巡查未取得任何内容：请检查网站是否改版、被验证页拦截或 Cookie 过期；恢复时会再通知一次。",
+    "source_up": "该来源已恢复正常巡查。",
+    "reminder": "请在时限前完成这一步处置。",
+    "escalation": "处置已超过规定时限，请督促办理；未处理前将按间隔重复提醒。",
+})
 
 
 def render_notice_subject(notice: NoticePayload) -> str:
@@ -94,8 +101,7 @@ def render_notice_subject(notice: NoticePayload) -> str:
 
 def render_notice_text(notice: NoticePayload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE) -> str:
     tz = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
-    advice = ("巡查未取得任何内容：请检查网站是否改版、被验证页拦截或 Cookie 过期；恢复时会再通知一次。"
-              if notice.kind == "source_down" else "该来源已恢复正常巡查。")
+    advice = NOTICE_ADVICE.get(notice.kind, "")
     return "\n".join([
         render_notice_subject(notice), "",
         f"来源：{notice.source_name}（{notice.source_id}）",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -18,19 +17,11 @@ from alerts.deadlines import DeadlineSettings
 from alerts.people import add_department, add_user
 from alerts.workflow import Request, apply
 from crawler.types import Hit, Item, TermMatch
-from storage import db, queries
+from storage import queries
 from storage import workflow as store
 
 T0 = datetime(2026, 10, 9, 2, 0, tzinfo=timezone.utc)
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[Sessions]:
-    engine = db.make_engine(db_url)
-    await db.upgrade(engine)
-    yield db.sessionmaker(engine)
-    await engine.dispose()
 
 
 @pytest.fixture

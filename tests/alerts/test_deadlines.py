@@ -12,7 +12,15 @@ from chinese_calendar.constants import holidays
 from pydantic import ValidationError
 
 from alerts.config import AlertsFile
-from alerts.deadlines import CHINA, DONE_IN, DeadlineSettings, Deadlines, deadlines_for, form_due, overdue
+from alerts.deadlines import (
+    CHINA,
+    DONE_IN,
+    Deadlines,
+    DeadlineSettings,
+    deadlines_for,
+    form_due,
+    overdue,
+)
 from alerts.workflow import STATES
 from storage.workflow import DUE_KINDS
 

@@ -3,12 +3,12 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from loopback import WebhookReceiver
 
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.outbox import Backoff, Outbox
 from crawler.types import Hit, Item, TermMatch
-from loopback import WebhookReceiver
-from storage import db, queries
+from storage import queries
 
 T0 = datetime(2026, 11, 30, 5, 7, tzinfo=timezone.utc)
 
@@ -34,14 +34,6 @@ async def receiver():
     hook = await WebhookReceiver().start()
     yield hook
     await hook.stop()
-
-
-@pytest.fixture
-async def sessions(db_url: str):
-    engine = db.make_engine(db_url)
-    await db.upgrade(engine)
-    yield db.sessionmaker(engine)
-    await engine.dispose()
 
 
 async def _store(sessions, n: int) -> None:
