@@ -75,6 +75,17 @@ class HitRow(Base):
     found_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class IncidentRow(Base):
+    """One story and its reposts across sites; triage follows its first alert (the primary case)."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    primary_alert_id: Mapped[int | None] = mapped_column(Id)  # not a foreign key: alerts refer to incidents
+    title: Mapped[str] = mapped_column(Text)
+    sketch: Mapped[list[int]] = mapped_column(JSON)  # crawler.dedup bottom-k MinHash of the first copy
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AlertRow(Base):
     """One alert per hit, written in the hit's transaction (the outbox)."""
 
@@ -86,6 +97,7 @@ class AlertRow(Base):
     state: Mapped[str] = mapped_column(String(16), default="new")
     created_at: Mapped[datetime]
     # The triage workflow (alerts.workflow): current facts of the case; its history is the audit log.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     emergency: Mapped[bool] = mapped_column(default=False, server_default="0")  # "0" is false on both backends
     emergency_at: Mapped[datetime | None]
     emergency_by: Mapped[str | None] = mapped_column(String(64))
