@@ -19,12 +19,13 @@ from crawler.adapters.errors import ParseError
 from crawler.adapters.html import extract_links
 from crawler.adapters.news import news_links
 from crawler.adapters.rss import parse_feed
+from crawler.adapters.tieba import TiebaAdapter
 from crawler.types import FetchResult
 
 if TYPE_CHECKING:
     from crawler.config.sources import SourceSpec
 
-__all__ = ["ADAPTERS", "Adapter", "DiscuzAdapter", "HtmlAdapter", "Listing", "NewsAdapter", "ParseError", "RssAdapter", "adapter_for"]
+__all__ = ["ADAPTERS", "Adapter", "DiscuzAdapter", "HtmlAdapter", "Listing", "NewsAdapter", "ParseError", "RssAdapter", "TiebaAdapter", "adapter_for"]
 
 
 class RssAdapter(Adapter):
@@ -57,7 +58,7 @@ class NewsAdapter(Adapter):
 
 ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
     {"rss": RssAdapter(), "html": HtmlAdapter(), "news": NewsAdapter(),
-     "discuz": DiscuzAdapter()})
+     "discuz": DiscuzAdapter(), "tieba": TiebaAdapter()})
 
 
 def adapter_for(source_type: str) -> Adapter:
