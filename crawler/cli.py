@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.app import App, data_db_url
+from crawler.cli_rules import rules_app
 from crawler.cli_triage import alerts_app, audit_app, departments_app, users_app
 from crawler.config.loader import Config, load_config
 from crawler.config.yamlfile import ConfigError
@@ -31,6 +32,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(departments_app, name="departments")
+app.add_typer(rules_app, name="rules")
 out = Console()
 err = Console(stderr=True)
 

@@ -117,3 +117,17 @@ async def yuqing(config: Path, data: Path, *args: str, timeout_s: float = 60) ->
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "200"})
     out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+def alert_mails(smtp: SmtpReceiver) -> list:
+    """Mails about hits (source-health notices left out)."""
+    return [m for m in smtp.messages if "舆情预警" in str(m["Subject"])]
+
+
+def alert_posts(hook: WebhookReceiver) -> list:
+    """Webhook posts about hits (source-health notices left out)."""
+    return [(h, body) for h, body in hook.received if body["type"] == "alert"]
+
+
+def notice_posts(hook: WebhookReceiver) -> list[tuple[str, str]]:
+    return [(body["source_id"], body["kind"]) for _, body in hook.received if body["type"] == "source_health"]

@@ -1,7 +1,10 @@
 """The models of ``keywords/*.yaml``: groups of names and the rules that combine them.
 
-Each YAML document of a keywords file is either a group ``{group: 本单位, terms: [...]}`` or a
-list of rules ``{rules: [...]}``. Misspelt keys are errors (``extra="forbid"``), never dropped.
+Each YAML document of a keywords file is a group ``{group: 本单位, terms: [...]}``, a list of
+rules ``{rules: [...]}`` or a global exclusion ``{exclude: [...], categories: [...]}``. Misspelt
+keys are errors (``extra="forbid"``), never dropped. A term written ``re:PATTERN`` is a regular
+expression (the ``regex`` module, case-insensitive); it must compile and must not match the empty
+string, checked here so that the error names the file and line.
 
 How errors are reported, in two stages:
 
@@ -10,7 +13,7 @@ How errors are reported, in two stages:
   ``("rules", 0, "grade")``, which ``yamlfile.issues_from_validation`` turns into ``file:line``;
 * across documents and files, :func:`collect_keywords` *returns* a list of
   :class:`KeywordProblem` (document index, loc, message) for what one document cannot know:
-  duplicate group names, duplicate rule ids, references to unknown groups.
+  duplicate group names, duplicate rule ids, references to unknown groups or categories.
   :func:`assemble_keywords` is the same for the config loader, returning ``ConfigIssue``\\ s, and
   :meth:`Keywords.from_documents` is the one-call form that raises ``ValueError`` instead.
 """
@@ -19,9 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Literal
 
+import regex
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,12 +40,46 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from crawler.config.yamlfile import ConfigIssue, Document, Loc, format_loc
+from crawler.config.yamlfile import (
+    ConfigError,
+    ConfigIssue,
+    Document,
+    Loc,
+    format_loc,
+    issues_from_validation,
+    load_documents,
+)
 
 GROUP_PREFIX = "@"  # in any/all/not, ``@本单位`` stands for every term of the group 本单位
+REGEX_PREFIX = "re:"  # ``re:\\d{3}元`` is a regular expression; the prefix is case-insensitive
 FIELDS = ("title", "text", "author")
 
-Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+def is_regex(term: str) -> bool:
+    return term[:len(REGEX_PREFIX)].lower() == REGEX_PREFIX
+
+
+def compile_regex(term: str) -> regex.Pattern[str]:
+    """The pattern of a ``re:`` term, compiled as matching uses it (text is folded to lower case)."""
+    return regex.compile(term[len(REGEX_PREFIX):], regex.IGNORECASE)
+
+
+def _check_term(term: str) -> str:
+    """Regex terms compile and cannot match nothing; plain terms have something to match."""
+    if is_regex(term):
+        try:
+            pattern = compile_regex(term)
+        except regex.error as exc:
+            raise ValueError(f"正则表达式无法编译 invalid regular expression {term[len(REGEX_PREFIX):]!r}: {exc}") from None
+        if pattern.search("") is not None:
+            raise ValueError(f"正则表达式会匹配空字符串 regular expression {pattern.pattern!r} matches the empty string")
+        return term
+    if not any(ch.isalnum() for ch in term):
+        raise ValueError(f"词 {term!r} 没有文字或数字，无法匹配 (a term needs at least one letter, digit or character)")
+    return term
+
+
+Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_check_term)]
 GroupName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^@\s][^\s]*$")
 ]
@@ -124,32 +164,46 @@ class RulesSpec(_Strict):
     rules: list[RuleSpec] = Field(min_length=1)
 
 
-KeywordsDocument = GroupSpec | RulesSpec
+class ExcludeSpec(_Strict):
+    """Global exclusions: as if these terms were in the ``not`` of every rule (or of the categories
+    listed), so that drills, job ads and the like never reach a person whichever rule they trip."""
+
+    exclude: list[Term] = Field(min_length=1, description="出现任一词，规则不触发；@词组 代表该组所有词")
+    categories: list[str] = Field(default_factory=list, description="只对这些类别的规则生效；省略则对全部规则")
+    description: str | None = None
+
+    @field_validator("exclude", "categories")
+    @classmethod
+    def _dedupe(cls, value: list[str]) -> list[str]:
+        return _unique(value)
+
+    def group_references(self) -> list[tuple[Loc, str]]:
+        return [(("exclude", i), t[len(GROUP_PREFIX):]) for i, t in enumerate(self.exclude) if t.startswith(GROUP_PREFIX)]
 
 
-def _document_kind(data: object) -> type[GroupSpec] | type[RulesSpec]:
+KeywordsDocument = GroupSpec | RulesSpec | ExcludeSpec
+_KINDS: dict[str, type[KeywordsDocument]] = {"group": GroupSpec, "terms": GroupSpec, "rules": RulesSpec, "exclude": ExcludeSpec}
+
+
+def _document_error(data: object, message: str) -> ValidationError:
+    return ValidationError.from_exception_data("keywords document", [{
+        "type": PydanticCustomError("keywords_document", message), "loc": (), "input": data}])
+
+
+def _document_kind(data: object) -> type[KeywordsDocument]:
     """The model a document is meant to be, judged by its keys so that errors speak of that model."""
-    if isinstance(data, Mapping):
-        has_rules = "rules" in data
-        has_group = "group" in data or "terms" in data
-        if has_rules and not has_group:
-            return RulesSpec
-        if has_group and not has_rules:
-            return GroupSpec
-        if has_rules and has_group:
-            raise ValidationError.from_exception_data("keywords document", [{
-                "type": PydanticCustomError(
-                    "keywords_document", "一个文档只能是词组 (group/terms) 或规则 (rules) 之一，请用 --- 分开"
-                    " (a document is either a group or rules, not both; separate them with ---)"),
-                "loc": (), "input": data}])
-    raise ValidationError.from_exception_data("keywords document", [{
-        "type": PydanticCustomError(
-            "keywords_document", "应为词组 {group, terms} 或规则 {rules: [...]} (expected a group or a rules document)"),
-        "loc": (), "input": data}])
+    kinds = {_KINDS[key] for key in data if key in _KINDS} if isinstance(data, Mapping) else set()
+    if len(kinds) == 1:
+        return kinds.pop()
+    if kinds:
+        raise _document_error(data, "一个文档只能是词组 (group/terms)、规则 (rules) 或排除 (exclude) 之一，请用 --- 分开"
+                                    " (a document is a group, rules or exclude, not several; separate them with ---)")
+    raise _document_error(data, "应为词组 {group, terms}、规则 {rules: [...]} 或排除 {exclude: [...]}"
+                                " (expected a group, a rules or an exclude document)")
 
 
-def parse_keywords_document(data: object) -> GroupSpec | RulesSpec:
-    """One YAML document → GroupSpec or RulesSpec, discriminated by its keys.
+def parse_keywords_document(data: object) -> KeywordsDocument:
+    """One YAML document → GroupSpec, RulesSpec or ExcludeSpec, discriminated by its keys.
 
     Raises ``ValidationError`` whose locs are paths inside the document, e.g. ``("rules", 0, "grade")``:
     dispatching on the keys ourselves (rather than through a tagged union) keeps the union tag out
@@ -164,6 +218,7 @@ class Keywords:
 
     groups: dict[str, list[str]] = field(default_factory=dict)
     rules: list[RuleSpec] = field(default_factory=list)
+    excludes: list[ExcludeSpec] = field(default_factory=list)
 
     @property
     def enabled_rules(self) -> list[RuleSpec]:
@@ -206,12 +261,18 @@ def _default_where(doc: int, loc: Loc) -> str:
     return f"document {doc + 1} {format_loc(loc)}"
 
 
+def _unknown_group(rule: str, name: str, groups: Mapping[str, list[str]]) -> str:
+    known = "、".join(groups) or "无 none"
+    return f"{rule} 引用了未定义的词组 {name!r} ({rule} names unknown group {name!r}; known groups: {known})"
+
+
 def collect_keywords(
-    specs: Sequence[GroupSpec | RulesSpec], where: Callable[[int, Loc], str] = _default_where
+    specs: Sequence[KeywordsDocument], where: Callable[[int, Loc], str] = _default_where
 ) -> tuple[Keywords, list[KeywordProblem]]:
     """Merge documents into one Keywords and list what does not fit; pure, never raises.
 
-    Problems: a group defined twice, a rule id used twice, a rule naming a group nobody defined.
+    Problems: a group defined twice, a rule id used twice, a rule or exclusion naming a group
+    nobody defined, an exclusion naming a category no rule has.
     ``where`` describes an earlier definition in duplicate messages (the loader passes file:line).
     The Keywords is returned even with problems, but must not be used then.
     """
@@ -234,20 +295,28 @@ def collect_keywords(
         for i, rule in enumerate(spec.rules):
             for loc, name in rule.group_references():
                 if name not in groups:
-                    known = "、".join(groups) or "无 none"
-                    problems.append(KeywordProblem(d, ("rules", i, *loc), (
-                        f"规则 {rule.id} 引用了未定义的词组 {name!r} (rule {rule.id!r} names unknown group {name!r};"
-                        f" known groups: {known})")))
+                    problems.append(KeywordProblem(d, ("rules", i, *loc), _unknown_group(f"规则 rule {rule.id}", name, groups)))
             if rule.id in rule_at:
                 first = where(*rule_at[rule.id])
                 problems.append(KeywordProblem(d, ("rules", i, "id"), f"重复的规则 id duplicate rule id {rule.id!r} (first at {first})"))
                 continue
             rule_at[rule.id] = (d, ("rules", i, "id"))
             rules.append(rule)
-    return Keywords(groups, rules), problems
+    excludes = [(d, spec) for d, spec in enumerate(specs) if isinstance(spec, ExcludeSpec)]
+    categories = {rule.category for rule in rules}
+    for d, spec in excludes:
+        for loc, name in spec.group_references():
+            if name not in groups:
+                problems.append(KeywordProblem(d, loc, _unknown_group("排除 exclude", name, groups)))
+        for i, category in enumerate(spec.categories):
+            if category not in categories:
+                problems.append(KeywordProblem(d, ("categories", i), (
+                    f"没有规则属于类别 {category!r} (no rule has category {category!r};"
+                    f" categories: {'、'.join(sorted(categories)) or '无 none'})")))
+    return Keywords(groups, rules, [spec for _, spec in excludes]), problems
 
 
-def assemble_keywords(parsed: Sequence[tuple[Document, GroupSpec | RulesSpec]]) -> tuple[Keywords, list[ConfigIssue]]:
+def assemble_keywords(parsed: Sequence[tuple[Document, KeywordsDocument]]) -> tuple[Keywords, list[ConfigIssue]]:
     """:func:`collect_keywords` for the config loader: problems become ``file:line: field: message``."""
     docs = [doc for doc, _ in parsed]
 
@@ -259,8 +328,60 @@ def assemble_keywords(parsed: Sequence[tuple[Document, GroupSpec | RulesSpec]]) 
     return keywords, [docs[p.doc].issue(p.loc, p.message) for p in problems]
 
 
+def keyword_files(path: Path) -> list[Path]:
+    """One keywords file, or the ``*.yaml``/``*.yml`` of a folder (of its ``keywords/`` if it has one)."""
+    if path.is_file():
+        return [path]
+    folder = path / "keywords" if (path / "keywords").is_dir() else path
+    return sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+
+
+def load_keywords(path: Path) -> Keywords:
+    """The keywords of a file or folder on their own, without ``sources.yaml`` (``yuqing rules test``).
+
+    Raises ``ConfigError`` with every problem as ``file:line: field: message``, like the loader.
+    """
+    files = keyword_files(path)
+    if not files:
+        raise ConfigError([ConfigIssue(str(path), None, "", "没有关键词文件 no keywords *.yaml files")])
+    issues: list[ConfigIssue] = []
+    parsed: list[tuple[Document, KeywordsDocument]] = []
+    for file in files:
+        try:
+            docs = load_documents(file)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+            continue
+        for doc in docs:
+            try:
+                parsed.append((doc, parse_keywords_document(doc.data)))
+            except ValidationError as exc:
+                issues.extend(issues_from_validation(doc, exc))
+    if not issues:
+        keywords, issues = assemble_keywords(parsed)
+    if issues:
+        raise ConfigError(issues)
+    return keywords
+
+
 __all__ = [
-    "FIELDS", "GROUP_PREFIX", "GroupSpec", "Keywords", "KeywordProblem", "KeywordsDocument", "KeywordsError",
-    "RuleSpec", "RulesSpec", "assemble_keywords", "collect_keywords", "parse_keywords_document",
+    "FIELDS",
+    "GROUP_PREFIX",
+    "REGEX_PREFIX",
+    "ExcludeSpec",
+    "GroupSpec",
+    "KeywordProblem",
+    "Keywords",
+    "KeywordsDocument",
+    "KeywordsError",
+    "RuleSpec",
+    "RulesSpec",
+    "assemble_keywords",
+    "collect_keywords",
+    "compile_regex",
+    "is_regex",
+    "keyword_files",
+    "load_keywords",
+    "parse_keywords_document",
 ]
 

@@ -2,32 +2,40 @@
 
 Three steps, cheapest first, so most items cost one Aho–Corasick scan and nothing more:
 
-1. scan each field a rule looks at for every term (substring candidates);
+1. fold each field a rule looks at and scan it for every term, gaps squeezed where a term could
+   run across them (``scan``: substring candidates);
 2. keep the rules whose positive conditions the candidates could satisfy, and confirm only the
-   candidates those rules care about as words (jieba on windows, see ``boundaries``);
-3. evaluate those rules on the confirmed occurrences.
+   candidates those rules care about as words (jieba on windows, see ``boundaries``); run their
+   regex terms, each with a time limit;
+3. evaluate those rules on the confirmed occurrences, in the coordinates of the original text.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from crawler.config.keywords import FIELDS
 from crawler.match.boundaries import confirm
-from crawler.match.normalize import normalize
+from crawler.match.patterns import find_all
 from crawler.match.ruleset import CompiledRule, Ruleset
+from crawler.match.scan import FieldScan, Gapped
 from crawler.match.snippet import make_snippet
+from crawler.match.squeeze import Squeezed
 from crawler.types import Hit, Item, TermMatch
 
-Occurrences = Mapping[str, Mapping[str, list[tuple[int, int]]]]  # field → term → spans
+log = logging.getLogger(__name__)
+
+Span = tuple[int, int]
+Occurrences = Mapping[str, Mapping[str, list[Span]]]  # field → key → spans in the original text
 
 
 class Occurrence(NamedTuple):
     field: str
     start: int
     end: int
-    term: str  # normalised
+    term: str  # key (folded term)
 
     def gap(self, other: Occurrence) -> int:
         """Characters between two occurrences; 0 when they touch or overlap."""
@@ -36,16 +44,6 @@ class Occurrence(NamedTuple):
 
 def _field_texts(item: Item) -> dict[str, str]:
     return {"title": item.title or "", "text": item.text or "", "author": item.author or ""}
-
-
-def _could_fire(rule: CompiledRule, candidates: Occurrences) -> bool:
-    """The positive conditions hold on unconfirmed candidates (confirmation only removes)."""
-    seen: set[str] = set()
-    for f in rule.fields:
-        seen.update(candidates.get(f, ()))
-    return (all(group & seen for group in rule.require)
-            and all(entry & seen for entry in rule.all)
-            and (not rule.any or bool(rule.any & seen)))
 
 
 def _occurrences(rule: CompiledRule, terms: Iterable[str], found: Occurrences) -> list[Occurrence]:
@@ -99,23 +97,53 @@ def evaluate(rule: CompiledRule, found: Occurrences) -> list[Occurrence] | None:
     return list(relied)
 
 
+def _confirmed(scan: FieldScan, wanted: frozenset[str], ruleset: Ruleset) -> tuple[dict[str, list[Span]], set[str]]:
+    """The wanted keys' occurrences that are words (or regex matches), and the regexes that timed out."""
+    candidates = {key: spans for key, spans in scan.exact.items() if key in wanted}
+    words = confirm(scan.text, [span for spans in candidates.values() for span in spans], ruleset.tokenizer,
+                    ruleset.display)
+    found = {key: kept for key, spans in candidates.items() if (kept := [s for s in spans if s in words])}
+    by_window: dict[Squeezed, list[Gapped]] = {}
+    for g in scan.gapped:
+        if g.key in wanted:
+            by_window.setdefault(g.window, []).append(g)
+    for window, members in by_window.items():
+        words = confirm(window.text, [(g.start, g.end) for g in members], ruleset.tokenizer, ruleset.display)
+        for g in members:
+            if (g.start, g.end) in words:
+                found.setdefault(g.key, []).append(g.original)
+    slow: set[str] = set()
+    for key in wanted & ruleset.patterns.keys():
+        try:
+            if spans := find_all(ruleset.patterns[key], scan.text):
+                found[key] = spans
+        except TimeoutError:
+            slow.add(key)
+    return found, slow
+
+
 def match_item(item: Item, ruleset: Ruleset) -> list[Hit]:
-    """Every enabled rule that fires on ``item``, in rule order; pure (the ruleset is read-only)."""
+    """Every enabled rule that fires on ``item``, in rule order; pure (the ruleset is read-only).
+
+    A rule whose regex term times out on this item is skipped for it, with a warning.
+    """
     originals = _field_texts(item)
-    texts = {f: normalize(originals[f]) for f in ruleset.fields}
-    candidates = {f: ruleset.scan(texts[f]) for f in ruleset.fields}
-    viable = [rule for rule in ruleset.rules if _could_fire(rule, candidates)]
+    scans = {f: FieldScan.of(originals[f], ruleset.automaton, ruleset.pairs, ruleset.reach) for f in ruleset.fields}
+    viable = ruleset.viable({f: scan.seen for f, scan in scans.items()})
     if not viable:
         return []
-    found: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    found: dict[str, dict[str, list[Span]]] = {}
+    slow: dict[str, set[str]] = {}
     for f in ruleset.fields:
-        wanted = set().union(*(r.terms for r in viable if f in r.fields))
-        spans = {(s, e) for term, occ in candidates[f].items() if term in wanted for s, e in occ}
-        words = confirm(texts[f], spans, ruleset.tokenizer)
-        found[f] = {term: [span for span in occ if span in words]
-                    for term, occ in candidates[f].items() if term in wanted}
+        wanted = ruleset.wanted(f, viable, scans[f].seen)
+        found[f], slow[f] = _confirmed(scans[f], wanted, ruleset) if wanted else ({}, set())
     hits: list[Hit] = []
-    for rule in viable:
+    for rule in (ruleset.rules[i] for i in viable):
+        timed_out = sorted({key for f in rule.fields for key in slow[f] if key in rule.terms})
+        if timed_out:
+            log.warning("规则 %s 的正则超时，本条跳过该规则 rule %s skipped: regex %s timed out on %s",
+                        rule.id, rule.id, ", ".join(timed_out), item.url)
+            continue
         relied = evaluate(rule, found)
         if relied is None:
             continue

@@ -10,7 +10,16 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from e2e_site import EXPECTED, PAGES, serve_site, write_config, yuqing
+from e2e_site import (
+    EXPECTED,
+    PAGES,
+    alert_mails,
+    alert_posts,
+    notice_posts,
+    serve_site,
+    write_config,
+    yuqing,
+)
 from loopback import wait_for
 
 
@@ -37,18 +46,19 @@ async def test_crawl_once_finds_exactly_the_right_hits_and_delivers(servers, tmp
     assert "呕吐" in by_url["/news/1.html"]["snippet"]
     assert by_url["/news/5.html"]["title"] == "家长：孩子腹泻不止"  # the GBK page decoded
 
-    assert len(smtp.messages) == 3 and len(hook.received) == 3
-    assert sorted(h["Idempotency-Key"] for h, _ in hook.received) == sorted(
-        m["X-Yuqing-Idempotency-Key"] for m in smtp.messages)
-    assert {body["url"].removeprefix(site.base) for _, body in hook.received} == {u for u, _ in EXPECTED}
-    subjects = " ".join(str(m["Subject"]) for m in smtp.messages)
+    assert len(alert_mails(smtp)) == 3 and len(alert_posts(hook)) == 3
+    assert sorted(h["Idempotency-Key"] for h, _ in alert_posts(hook)) == sorted(
+        m["X-Yuqing-Idempotency-Key"] for m in alert_mails(smtp))
+    assert {body["url"].removeprefix(site.base) for _, body in alert_posts(hook)} == {u for u, _ in EXPECTED}
+    assert notice_posts(hook) == [("dead-site", "source_down")] and len(smtp.messages) == 4
+    subjects = " ".join(str(m["Subject"]) for m in alert_mails(smtp))
     assert "重大" in subjects and "一般" in subjects
 
     # A second patrol: nothing new is fetched again, matched again or sent again.
     code, out, err = await yuqing(config, data, "crawl", "--once")
     assert code == 0, out + err
     assert all(site.hits[p] == 1 for p in PAGES)
-    assert len(smtp.messages) == 3 and len(hook.received) == 3
+    assert len(smtp.messages) == 4 and len(hook.received) == 4  # nothing again, not even the notice
 
     ledger = sqlite3.connect(data / "yuqing.db").execute(
         "select source_id, status, new_items from runs order by id").fetchall()
@@ -64,7 +74,7 @@ async def test_dead_channels_wait_and_deliver_later(servers, tmp_path: Path) -> 
     smtp.stop()  # the mail server is down
     code, out, err = await yuqing(config, data, "crawl", "--once")
     assert code == 0, out + err
-    assert "pending 4" in out  # two alerts (page and feed entry), two channels each, all waiting
+    assert "pending 6" in out  # two alerts (page and feed entry) and the dead source's notice, two channels each
     assert hook.received == []
     hook.status = 200
     smtp.start()
@@ -74,7 +84,7 @@ async def test_dead_channels_wait_and_deliver_later(servers, tmp_path: Path) -> 
     db.close()
     code, out, err = await yuqing(config, data, "crawl", "--once")
     assert code == 0, out + err
-    assert len(hook.received) == 2 and len(smtp.messages) == 2
+    assert len(alert_posts(hook)) == 2 and len(alert_mails(smtp)) == 2 and len(hook.received) == 3
     assert "pending 0" in out
 
 
@@ -90,9 +100,9 @@ async def test_daemon_patrols_new_pages_and_stops_gracefully(servers, tmp_path: 
         await wait_for(lambda: site.hits.get("/news/4.html", 0) >= 1)
         serve_site(site, ["/news/4.html", "/news/1.html"])  # a new matching page appears
         def rules_delivered() -> list[str]:
-            return sorted(body["rule_id"] for _, body in hook.received)
+            return sorted(body["rule_id"] for _, body in alert_posts(hook))
 
-        await wait_for(lambda: rules_delivered() == ["fees", "food-safety"] and len(smtp.messages) == 2)
+        await wait_for(lambda: rules_delivered() == ["fees", "food-safety"] and len(alert_mails(smtp)) == 2)
         # edits are picked up without a restart; a broken edit is refused and the last good config kept
         sources = (config / "sources.yaml").read_text(encoding="utf-8")
         (config / "sources.yaml").write_text(sources.replace("type: rss", "type: rsss", 1), encoding="utf-8")
@@ -140,7 +150,7 @@ async def test_same_pipeline_on_postgresql(servers, tmp_path: Path, pg_cluster) 
             assert code == 0, out + err
         code, out, _ = await yuqing(config, data, *db, "hits", "--json")
         assert {(h["url"].removeprefix(site.base), h["rule_id"]) for h in json.loads(out)} == EXPECTED
-        assert len(smtp.messages) == 3 and len(hook.received) == 3
+        assert len(alert_mails(smtp)) == 3 and len(alert_posts(hook)) == 3
         assert not (data / "yuqing.db").exists()
     finally:
         pg_cluster.drop_database(name)

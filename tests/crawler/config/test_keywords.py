@@ -9,15 +9,17 @@ import pytest
 from pydantic import ValidationError
 
 from crawler.config.keywords import (
+    ExcludeSpec,
     GroupSpec,
     Keywords,
     KeywordsError,
     RulesSpec,
     assemble_keywords,
     collect_keywords,
+    load_keywords,
     parse_keywords_document,
 )
-from crawler.config.yamlfile import issues_from_validation, load_documents
+from crawler.config.yamlfile import ConfigError, issues_from_validation, load_documents
 
 DESIGN_EXAMPLE = """\
 # keywords/institution.yaml — who we are
@@ -167,3 +169,76 @@ def test_issues_name_file_line_and_field(tmp_path: Path) -> None:
     assert [(i.file, i.line, i.field) for i in issues] == [("b.yaml", 4, "rules[0].require[0]"), ("b.yaml", 6, "rules[1].id")]
     assert "上级" in issues[0].message and "r1" in issues[0].message
     assert "b.yaml:2" in issues[1].message  # where the first r1 is
+
+
+def test_regex_terms_must_compile_and_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "rules:\n"
+        "  - id: r1\n"
+        "    category: c\n"
+        "    any:\n"
+        "      - 腹泻\n"
+        "      - 're:(呕吐'\n", encoding="utf-8")
+    [doc] = load_documents(path, "r.yaml")
+    with pytest.raises(ValidationError) as info:
+        parse_keywords_document(doc.data)
+    [issue] = issues_from_validation(doc, info.value)
+    assert (issue.file, issue.line, issue.field) == ("r.yaml", 6, "rules[0].any[1]")
+    assert "正则表达式无法编译" in issue.message and "missing )" in issue.message
+
+
+@pytest.mark.parametrize(("term", "words"), [("re:a*", "空字符串"), ("re:", "空字符串"), ("，。！", "没有文字")])
+def test_terms_that_can_never_mean_anything(term: str, words: str) -> None:
+    [(loc, _, msg)] = _errors({"rules": [_rule(any=[term])]})
+    assert loc == ("rules", 0, "any", 0) and words in msg
+
+
+def test_regex_prefix_is_case_insensitive_and_kept() -> None:
+    spec = parse_keywords_document({"rules": [_rule(any=["RE:\\d{3}元"])]})
+    assert isinstance(spec, RulesSpec) and spec.rules[0].any == ["RE:\\d{3}元"]
+
+
+def test_exclude_documents() -> None:
+    docs = [{"group": "本单位", "terms": ["化隆二幼"]}, {"group": "演练词", "terms": ["演练"]},
+            {"rules": [_rule()]}, {"exclude": ["招聘启事", "@演练词"], "categories": ["安全生产"]}]
+    keywords = Keywords.from_documents(docs)
+    [spec] = keywords.excludes
+    assert isinstance(spec, ExcludeSpec) and spec.exclude == ["招聘启事", "@演练词"] and spec.categories == ["安全生产"]
+
+
+def test_exclude_problems_are_named() -> None:
+    specs = [parse_keywords_document(d) for d in (
+        {"group": "本单位", "terms": ["化隆二幼"]}, {"rules": [_rule()]},
+        {"exclude": ["@无此组"], "categories": ["安全生产", "无此类别"]},
+    )]
+    _, problems = collect_keywords(specs)
+    assert [(p.doc, p.loc) for p in problems] == [(2, ("exclude", 0)), (2, ("categories", 1))]
+    assert "无此组" in problems[0].message and "无此类别" in problems[1].message
+    assert [e[0] for e in _errors({"exclude": []})] == [("exclude",)]
+    assert [e[1] for e in _errors({"exclude": ["a"], "rules": []})] == ["keywords_document"]
+
+
+def test_load_keywords_from_a_file_or_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "keywords").mkdir()
+    (tmp_path / "keywords" / "k.yaml").write_text(DESIGN_EXAMPLE, encoding="utf-8")
+    assert load_keywords(tmp_path).rules[0].id == "food-safety"
+    assert load_keywords(tmp_path / "keywords").groups["本单位"][0] == "化隆县第二幼儿园"
+    assert load_keywords(tmp_path / "keywords" / "k.yaml").rules[0].near == 40
+    (tmp_path / "keywords" / "bad.yaml").write_text("rules:\n  - id: x\n    category: c\n    any: ['re:[']\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_keywords(tmp_path)
+    assert [(i.line, i.field) for i in info.value.issues] == [(4, "rules[0].any[0]")]
+
+
+def test_shipped_keywords_load_and_the_demo_has_the_same() -> None:
+    repo = Path(__file__).resolve().parents[3]
+    keywords = load_keywords(repo / "keywords")
+    assert len(keywords.rules) >= 20 and keywords.excludes
+    categories = {r.category for r in keywords.rules}
+    for wanted in ("安全生产", "环境污染", "扶贫", "煽动抗拒破坏法律实施", "损害国家机关声誉", "谣言", "封建迷信",
+                   "淫秽色情", "赌博", "暴力凶杀", "教唆犯罪", "侮辱诽谤", "损害单位声誉", "其他违法内容"):
+        assert wanted in categories
+    shipped = {p.name: p.read_bytes() for p in (repo / "keywords").glob("*.yaml")}
+    demo = {p.name: p.read_bytes() for p in (repo / "crawler" / "demo" / "keywords").glob("*.yaml")}
+    assert shipped == demo
