@@ -6,14 +6,23 @@ Settings read (per channel, ``type`` picks the model):
   use_tls (false, implicit TLS, usually port 465), sender, to, grades (all), timeout_s (30)
 * ``webhook`` — name, url, headers, secret (HMAC-SHA256 of the body in ``X-Yuqing-Signature``),
   grades (all), timeout_s (10)
+* ``dingtalk`` — name, webhook (the robot's whole URL with its access_token), secret (加签, ``SEC…``),
+  at_mobiles, at_all (both only for 重大), grades (all), timeout_s (10)
+* ``wecom``   — name, webhook (the whole URL with its key), mentioned_mobile_list (only for 重大;
+  ``"@all"`` for everyone), grades (all), timeout_s (10)
+* ``feishu``  — name, webhook (the whole URL, token in the path), secret (签名校验), at_all (only for
+  重大), grades (all), timeout_s (10)
 
 Misspelt keys are errors (``extra="forbid"``). Secrets arrive already interpolated from
 ``${ENV_VAR}`` by the loader; they are ``SecretStr`` so that no repr, log line or error shows them.
+A robot's ``webhook`` URL is a secret as a whole: whoever has it can post to the group.
 
 Channel key: the outbox stores one delivery per (alert, channel key), so the key must survive
 restarts and reloads. It is the channel's ``name`` when given; otherwise it is derived from where
 the channel delivers (``email:<recipients>``, ``webhook:<url without query>``), never from its
 position in the file, so inserting or reordering channels does not orphan pending deliveries.
+Robot URLs differ only in their token, so a robot's derived key is ``dingtalk:<host>#<12 hex digits
+of SHA-256 of the URL>`` — stable, distinct per robot, and not the token itself.
 Give a channel a ``name`` to keep its key when you change its recipients or URL. Two channels
 with the same key are an error.
 
@@ -23,6 +32,7 @@ A new channel type is one more model in ``Channel`` plus its class in ``alerts.n
 from __future__ import annotations
 
 import hashlib
+import re
 from email.utils import getaddresses
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -51,8 +61,21 @@ def _check_header(name: str) -> str:
     return name
 
 
+def _check_mobile(value: str) -> str:
+    if not _MOBILE.fullmatch(value):
+        raise ValueError(f"不是手机号 not a mobile number: {value!r}（如 13800000000 或 +86-13800000000）")
+    return value
+
+
+def _check_mention(value: str) -> str:
+    return value if value == "@all" else _check_mobile(value)
+
+
+_MOBILE = re.compile(r"\+?[0-9][0-9-]{4,19}")
+
 Address = Annotated[str, AfterValidator(_check_address)]
 HeaderName = Annotated[str, AfterValidator(_check_header)]
+Mobile = Annotated[str, AfterValidator(_check_mobile)]
 
 
 def _derived_key(kind: str, destination: str) -> str:
@@ -135,29 +158,96 @@ class WebhookChannel(_ChannelBase):
         return self.name or _derived_key(self.type, f"{parts.scheme}://{parts.hostname}{port}{parts.path}")
 
 
+class _RobotChannel(_ChannelBase):
+    """A group robot of a Chinese messaging app, reached by one secret URL."""
+
+    # pydantic would print a rejected value in its error text; here that value may be the token
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    type: str
+    webhook: SecretStr  # the token is inside the URL: the whole URL is hidden like a password
+    timeout_s: float = Field(10.0, gt=0, le=600)
+
+    @field_validator("webhook")
+    @classmethod
+    def _robot_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()  # the message never quotes the URL: it holds the token
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or not url.isascii() \
+                or any(c.isspace() for c in url):
+            raise ValueError("webhook 应为机器人完整的 http(s) 地址，请从群机器人设置中整段复制 "
+                             "(expected the robot's whole http(s) URL)")
+        return value
+
+    @property
+    def key(self) -> str:
+        url = self.webhook.get_secret_value()
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+        return self.name or _derived_key(self.type, f"{parts.hostname}{port}#{digest}")
+
+
+def _nonempty_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not value.get_secret_value():
+        raise ValueError("secret 为空：不用加签就删去这一行 (empty secret: remove the line if unsigned)")
+    return value
+
+
+class DingTalkChannel(_RobotChannel):
+    """钉钉群机器人：markdown 消息，可选加签；重大告警可 @ 指定手机号或所有人。"""
+
+    type: Literal["dingtalk"]
+    secret: Annotated[SecretStr | None, AfterValidator(_nonempty_secret)] = None  # 加签密钥，SEC 开头
+    at_mobiles: list[Mobile] = Field(default_factory=list)
+    at_all: bool = False
+
+
+class WeComChannel(_RobotChannel):
+    """企业微信群机器人：markdown 消息；重大告警可 @ 指定手机号（"@all" 为所有人）。"""
+
+    type: Literal["wecom"]
+    mentioned_mobile_list: list[Annotated[str, AfterValidator(_check_mention)]] = Field(default_factory=list)
+
+
+class FeishuChannel(_RobotChannel):
+    """飞书自定义机器人：文本消息，可选签名校验；重大告警可 @所有人。"""
+
+    type: Literal["feishu"]
+    secret: Annotated[SecretStr | None, AfterValidator(_nonempty_secret)] = None  # 签名校验密钥
+    at_all: bool = False
+
+
+AnyChannel = EmailChannel | WebhookChannel | DingTalkChannel | WeComChannel | FeishuChannel
+
+
 def _channel_type(value: Any) -> Any:
     return value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
 
 
 # A callable discriminator only so that an unknown ``type`` gets a message in Chinese.
 Channel = Annotated[
-    Annotated[EmailChannel, Tag("email")] | Annotated[WebhookChannel, Tag("webhook")],
+    Annotated[EmailChannel, Tag("email")] | Annotated[WebhookChannel, Tag("webhook")]
+    | Annotated[DingTalkChannel, Tag("dingtalk")] | Annotated[WeComChannel, Tag("wecom")]
+    | Annotated[FeishuChannel, Tag("feishu")],
     Discriminator(_channel_type, custom_error_type="channel_type",
-                  custom_error_message="未知或缺少渠道类型 type，可选 email、webhook (unknown or missing channel type)"),
+                  custom_error_message="未知或缺少渠道类型 type，可选 email、webhook、dingtalk、wecom、feishu "
+                                       "(unknown or missing channel type)"),
 ]
 
 
 class AlertsFile(BaseModel):
     """The whole of ``alerts.yaml``; an absent file means no channels."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a rejected value may be a password or a robot's URL: errors name the field, never print it
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     channels: list[Channel] = Field(default_factory=list)
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)  # 处置时限; absent: the regulations' numbers
 
     @field_validator("channels")
     @classmethod
-    def _unique_keys(cls, channels: list[EmailChannel | WebhookChannel]) -> list[EmailChannel | WebhookChannel]:
+    def _unique_keys(cls, channels: list[AnyChannel]) -> list[AnyChannel]:
         seen: dict[str, int] = {}
         for i, channel in enumerate(channels):
             if channel.key in seen:

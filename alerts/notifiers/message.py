@@ -1,13 +1,19 @@
 """The Chinese text of an alert or a notice, shared by every channel so that mail and pushes read the same.
 
-Pure functions over the payloads: no I/O, testable on their own.
+Pure functions over the payloads: no I/O, testable on their own. One list of facts per payload
+(:func:`_alert_parts`, :func:`_notice_parts`) is laid out twice: as plain text (email, webhook,
+Feishu) and as markdown (DingTalk and WeCom robots). ``body_chars`` shortens the one free-text part
+(an alert's snippet, a notice's message) for channels with a size limit; the rest is never cut.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
+from typing import NamedTuple
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from crawler.types import AlertPayload, NoticePayload, Payload
@@ -50,37 +56,74 @@ def render_subject(alert: AlertPayload) -> str:
     return f"{head}{terms} — {alert.category}：{title}" if terms else f"{head}{alert.category}：{title}"
 
 
-def render_text(alert: AlertPayload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE) -> str:
-    """The plain-text body: every fact a 舆情管理员 needs to judge the alert without opening the desk."""
-    tz = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
+class Fact(NamedTuple):
+    label: str
+    value: str
+    is_url: bool = False
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What a payload says, before it is laid out as text or markdown."""
+
+    subject: str
+    facts: tuple[Fact, ...]
+    body: tuple[str, str] | None  # (label, free text) shown as its own block: an alert's snippet
+    tail: tuple[tuple[str, ...], ...]  # closing blocks of lines (advice, ids, signature)
+
+
+TRUNCATED = "…（以下已截断，原文共 {} 字）"
+
+
+def clip(text: str, chars: int | None) -> str:
+    """``text`` cut to ``chars`` characters with a note saying so; ``None``: whole."""
+    if chars is None or len(text) <= chars:
+        return text
+    return text[:chars].rstrip() + TRUNCATED.format(len(text))
+
+
+def _alert_parts(alert: AlertPayload, tz: ZoneInfo, body_chars: int | None = None) -> _Parts:
     source = alert.source_name if alert.source_name == alert.source_id else f"{alert.source_name}（{alert.source_id}）"
     deadline = DEADLINES.get(alert.grade)
-    lines = [
-        render_subject(alert),
-        "",
-        f"等级：{alert.grade}" + (f"（处置时限：{deadline}）" if deadline else ""),
-        f"类别：{alert.category}",
-        f"规则：{alert.rule_id}",
-        f"命中词：{'、'.join(alert.matched_terms) or '—'}",
-        f"来源：{source}",
-        f"标题：{one_line(alert.title) or '（无标题）'}",
-        f"链接：{alert.url}",
-        f"发现时间：{_local(alert.found_at, tz)}",
+    facts = [
+        Fact("等级", alert.grade + (f"（处置时限：{deadline}）" if deadline else "")),
+        Fact("类别", alert.category),
+        Fact("规则", alert.rule_id),
+        Fact("命中词", "、".join(alert.matched_terms) or "—"),
+        Fact("来源", source),
+        Fact("标题", one_line(alert.title) or "（无标题）"),
+        Fact("链接", alert.url, is_url=True),
+        Fact("发现时间", _local(alert.found_at, tz)),
     ]
     if alert.published_at is not None:
-        lines.append(f"发布时间：{_local(alert.published_at, tz)}")
+        facts.append(Fact("发布时间", _local(alert.published_at, tz)))
     if alert.author:
-        lines.append(f"作者：{one_line(alert.author)}")
-    lines += [
-        "",
-        "摘要：",
-        alert.snippet.strip() or "（无）",
-        "",
-        "请及时研判处置。",
-        f"告警编号：{alert.alert_id}　幂等键：{alert.idempotency_key}（同一告警重发时不变）",
-        "—— yuqing 舆情监测自动发送",
-    ]
-    return "\n".join(lines) + "\n"
+        facts.append(Fact("作者", one_line(alert.author)))
+    return _Parts(
+        subject=render_subject(alert),
+        facts=tuple(facts),
+        body=("摘要", clip(alert.snippet.strip(), body_chars) or "（无）"),
+        tail=(("请及时研判处置。",
+               f"告警编号：{alert.alert_id}　幂等键：{alert.idempotency_key}（同一告警重发时不变）",
+               "—— yuqing 舆情监测自动发送"),),
+    )
+
+
+def _as_text(parts: _Parts) -> str:
+    blocks = [(parts.subject,), tuple(f"{label}：{value}" for label, value, _ in parts.facts)]
+    if parts.body is not None:
+        blocks.append((f"{parts.body[0]}：", parts.body[1]))
+    blocks += parts.tail
+    return "\n\n".join("\n".join(block) for block in blocks) + "\n"
+
+
+def render_text(alert: AlertPayload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE, *, body_chars: int | None = None) -> str:
+    """The plain-text body: every fact a 舆情管理员 needs to judge the alert without opening the desk."""
+    return _as_text(_alert_parts(alert, _zone(timezone), body_chars))
+
+
+def _zone(timezone: str | ZoneInfo) -> ZoneInfo:
+    return timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
 
 
 NOTICE_HEADS = MappingProxyType({"source_down": "来源异常", "source_up": "来源恢复",
@@ -99,25 +142,72 @@ def render_notice_subject(notice: NoticePayload) -> str:
     return f"【{head}】{notice.source_name}：{_shorten(one_line(notice.message), SUBJECT_TITLE_CHARS)}"
 
 
-def render_notice_text(notice: NoticePayload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE) -> str:
-    tz = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
-    advice = NOTICE_ADVICE.get(notice.kind, "")
-    return "\n".join([
-        render_notice_subject(notice), "",
-        f"来源：{notice.source_name}（{notice.source_id}）",
-        f"地址：{notice.url}",
-        f"时间：{_local(notice.found_at, tz)}",
-        f"情况：{notice.message}", "", advice, "",
-        f"通知编号：{notice.notice_id}　幂等键：{notice.idempotency_key}",
-        "—— yuqing 舆情监测自动发送",
-    ]) + "\n"
+def _notice_parts(notice: NoticePayload, tz: ZoneInfo, body_chars: int | None = None) -> _Parts:
+    return _Parts(
+        subject=render_notice_subject(notice),
+        facts=(Fact("来源", f"{notice.source_name}（{notice.source_id}）"),
+               Fact("地址", notice.url, is_url=True),
+               Fact("时间", _local(notice.found_at, tz)),
+               Fact("情况", clip(notice.message, body_chars))),
+        body=None,
+        tail=((NOTICE_ADVICE.get(notice.kind, ""),),
+              (f"通知编号：{notice.notice_id}　幂等键：{notice.idempotency_key}", "—— yuqing 舆情监测自动发送")),
+    )
+
+
+def render_notice_text(notice: NoticePayload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE, *,
+                       body_chars: int | None = None) -> str:
+    return _as_text(_notice_parts(notice, _zone(timezone), body_chars))
 
 
 def subject_of(payload: Payload) -> str:
     return render_subject(payload) if isinstance(payload, AlertPayload) else render_notice_subject(payload)
 
 
-def text_of(payload: Payload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE) -> str:
+def _parts_of(payload: Payload, timezone: str | ZoneInfo, body_chars: int | None) -> _Parts:
     if isinstance(payload, AlertPayload):
-        return render_text(payload, timezone)
-    return render_notice_text(payload, timezone)
+        return _alert_parts(payload, _zone(timezone), body_chars)
+    return _notice_parts(payload, _zone(timezone), body_chars)
+
+
+def text_of(payload: Payload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE, *, body_chars: int | None = None) -> str:
+    """The plain text of either payload; ``body_chars`` shortens the snippet (or a notice's message)."""
+    return _as_text(_parts_of(payload, timezone, body_chars))
+
+
+# Characters that DingTalk's or WeCom's markdown would act on, in text that came from crawled pages
+# (a title such as ``[点此](http://…)`` must not become a link, nor ``<font>`` a colour), replaced by
+# their full-width forms, which read the same in Chinese text. Backslash escapes are not used: not
+# every client honours them.
+_MARKDOWN_ACTIVE = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "\\`*_[]()<>#|~!"})
+_URL_UNSAFE = str.maketrans({" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E"})
+
+
+def markdown_escape(text: str) -> str:
+    """One line of ``text`` that markdown shows as written."""
+    return one_line(text).translate(_MARKDOWN_ACTIVE)
+
+
+def _markdown_link(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return markdown_escape(url)
+    return f"[查看原文]({url.translate(_URL_UNSAFE)})（{markdown_escape(parts.hostname)}）"
+
+
+def markdown_of(payload: Payload, timezone: str | ZoneInfo = DEFAULT_TIMEZONE, *,
+                line_break: str = "\n", body_chars: int | None = None) -> str:
+    """The same facts as :func:`text_of` in the markdown both DingTalk and WeCom robots render.
+
+    Labels in bold (``**等级**：`` — the colon outside, or CJK bold fails), the snippet as a quote,
+    links as ``[查看原文](url)``; every crawled value escaped. ``line_break`` separates lines inside a
+    block: ``"\\n"`` for WeCom, ``"\\n\\n"`` for DingTalk (where a single newline may be joined).
+    """
+    parts = _parts_of(payload, timezone, body_chars)
+    blocks = [[f"#### {markdown_escape(parts.subject)}"],
+              [f"**{label}**：{_markdown_link(value) if is_url else markdown_escape(value)}"
+               for label, value, is_url in parts.facts]]
+    if parts.body is not None:
+        blocks.append([f"**{parts.body[0]}**：", f"> {markdown_escape(parts.body[1])}"])
+    blocks += [[markdown_escape(line) for line in block if line] for block in parts.tail]
+    return "\n\n".join(line_break.join(block) for block in blocks if block) + "\n"

@@ -49,7 +49,7 @@ def test_defaults() -> None:
     ({**EMAIL, "password": "pw"}, ("channels", 0, "email"), "同时填写"),
     ({**WEBHOOK, "url": "ftp://x/"}, ("channels", 0, "webhook", "url"), "http"),
     ({**WEBHOOK, "headers": {"X-A": "a\r\nX-B: b"}}, ("channels", 0, "webhook", "headers"), "换行"),
-    ({"type": "dingtalk"}, ("channels", 0), "未知或缺少渠道类型"),
+    ({"type": "sms"}, ("channels", 0), "未知或缺少渠道类型"),
     ({"name": "无类型"}, ("channels", 0), "未知或缺少渠道类型"),
 ])
 def test_mistakes_are_errors(channel: dict[str, Any], loc: tuple[str | int, ...], message: str) -> None:
