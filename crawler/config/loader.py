@@ -152,6 +152,6 @@ def load_config(folder: Path, environ: Mapping[str, str] | None = None) -> Confi
     sources: SourcesFile = results["sources"]
     warnings = tuple(
         f"sources.yaml: {s.id}: 环境变量 {s.cookie_env} 未设置，将不带 Cookie 抓取 (cookie_env not set)"
-        for s in sources.sources if s.cookie_env and s.cookie_env not in env
+        for s in sources.sources if s.enabled and s.cookie_env and s.cookie_env not in env
     )
     return Config(folder, sources, results["keywords"], results["alerts"], warnings, env)
