@@ -170,3 +170,42 @@ def test(
     for hit in hits:
         typer.echo(f"{hit.rule_id}  [{hit.category}/{hit.grade}]  {hit.snippet}")
         typer.echo("    " + "; ".join(f"{m.term} @{m.field}[{m.start}:{m.end}]" for m in hit.terms))
+
+
+@rules_app.command("backtest")
+def backtest(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="回看多久，例如 30d、12h")] = "30d",
+    config: Annotated[Path | None, typer.Option("--config", help="要试的规则（keywords 目录或文件）")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """用当前规则重跑最近抓到的内容，列出会新增和会消失的命中（不改数据库、不发告警）。"""
+    from datetime import timedelta
+
+    from crawler.config.sources import positive_seconds
+    from storage import db, queries
+
+    try:
+        window = timedelta(seconds=positive_seconds(since))
+    except ValueError as exc:
+        typer.echo(f"--since: {exc}", err=True)
+        raise typer.Exit(2) from None
+    ruleset = _ruleset(_rules_path(ctx, config, None))
+    start = datetime.now(timezone.utc) - window
+    stored = asyncio.run(db.run_once(ctx.obj.db_url, lambda session: queries.items_since(session, start)))
+    changes = []
+    for item, before in stored:
+        after = sorted({hit.rule_id for hit in match_item(item, ruleset)})
+        gained, lost = sorted(set(after) - set(before)), sorted(set(before) - set(after))
+        if gained or lost:
+            changes.append({"url": item.url, "title": item.title, "source": item.source_id, "new": gained, "gone": lost})
+    summary = {"items": len(stored), "changed": len(changes),
+               "new_hits": sum(len(c["new"]) for c in changes), "gone_hits": sum(len(c["gone"]) for c in changes)}
+    if as_json:
+        typer.echo(json.dumps({"summary": summary, "changes": changes}, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"回看 {since}：{summary['items']} 条内容，{summary['changed']} 条结果会变："
+               f"新增命中 {summary['new_hits']}，消失命中 {summary['gone_hits']}")
+    for change in changes:
+        marks = [f"+{r}" for r in change["new"]] + [f"-{r}" for r in change["gone"]]
+        typer.echo(f"  {' '.join(marks)}  {change['title']}  {change['url']}")

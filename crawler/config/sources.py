@@ -37,7 +37,7 @@ def _seconds(value: object) -> float:
     return seconds
 
 
-def _positive_seconds(value: object) -> float:
+def positive_seconds(value: object) -> float:
     seconds = _seconds(value)
     if seconds <= 0:
         raise ValueError("时长必须大于 0 (duration must be positive)")
@@ -45,7 +45,7 @@ def _positive_seconds(value: object) -> float:
 
 
 Seconds = Annotated[float, BeforeValidator(_seconds)]
-PositiveSeconds = Annotated[float, BeforeValidator(_positive_seconds)]
+PositiveSeconds = Annotated[float, BeforeValidator(positive_seconds)]
 
 
 def _windows(value: object) -> object:

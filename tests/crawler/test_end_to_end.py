@@ -195,3 +195,21 @@ async def test_test_source_shows_items_without_touching_the_database(servers, tm
     assert code == 0 and len(json.loads(out)["items"]) == 2, out + err
     code, out, err = await yuqing(config, data, "test-source", "dead-site", "--json")
     assert code == 1 and json.loads(out)["status"] == "failed"
+
+
+async def test_rules_backtest_shows_what_an_edit_would_change(servers, tmp_path: Path) -> None:
+    site, smtp, hook = servers
+    serve_site(site, list(PAGES))
+    config, data = tmp_path / "config", tmp_path / "data"
+    write_config(config, site, smtp, hook)
+    code, out, err = await yuqing(config, data, "crawl", "--once")
+    assert code == 0, out + err
+    rules = config / "keywords" / "rules.yaml"
+    edited = rules.read_text(encoding="utf-8").replace("any: [乱收费]", "any: [乱收费]\n    not: [兴趣班]")
+    rules.write_text(edited + "  - id: roads\n    category: 其他\n    any: [道路改造]\n", encoding="utf-8")
+    code, out, err = await yuqing(config, data, "rules", "backtest", "--since", "30d", "--json")
+    assert code == 0, out + err
+    result = json.loads(out)
+    changes = {c["url"].removeprefix(site.base): (c["new"], c["gone"]) for c in result["changes"]}
+    assert changes == {"/news/4.html": (["roads"], []), "/feed/a.html": ([], ["fees"])}
+    assert result["summary"]["items"] == 7 and len(hook.received) == 4  # nothing sent by a backtest
