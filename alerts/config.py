@@ -245,6 +245,10 @@ class AlertsFile(BaseModel):
     channels: list[Channel] = Field(default_factory=list)
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)  # 处置时限; absent: the regulations' numbers
 
+    def channels_for(self, grade: str) -> list[str]:
+        """Keys of the channels that take alerts of this grade."""
+        return [channel.key for channel in self.channels if channel.accepts(grade)]
+
     @field_validator("channels")
     @classmethod
     def _unique_keys(cls, channels: list[AnyChannel]) -> list[AnyChannel]:

@@ -73,7 +73,7 @@ class App:
         self.outbox.source_names = {s.id: s.display_name for s in config.sources.sources}
 
     def channels_for(self, grade: str) -> list[str]:
-        return [ch.key for ch in self.config.alerts.channels if ch.accepts(grade)]
+        return self.config.alerts.channels_for(grade)
 
     def escalator(self) -> Escalator:
         deadlines = lambda: self.config.alerts.deadlines  # noqa: E731 - read at each round: reloads apply
