@@ -33,6 +33,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(departments_app, name="departments")
 app.add_typer(rules_app, name="rules")
+leads_app = typer.Typer(help="信息员线索：QQ群、微信等无法抓取的内容，手工报送后进入同一处置流程", no_args_is_help=True)
+app.add_typer(leads_app, name="leads")
 out = Console()
 err = Console(stderr=True)
 
@@ -276,15 +278,89 @@ def evidence_verify(ctx: typer.Context, alert_id: int) -> None:
 
 
 @evidence_app.command("export")
-def evidence_export(ctx: typer.Context, alert_id: int,
-                    out_file: Annotated[Optional[Path], typer.Option("--out", help="ZIP 文件路径")] = None) -> None:
-    """把告警证据（WARC、提取文本、清单）打包成 ZIP。"""
+def evidence_export(
+    ctx: typer.Context, alert_id: int,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="ZIP 文件路径")] = None,
+    institution: Annotated[str, typer.Option(
+        "--institution", envvar="YUQING_INSTITUTION", help="处理单上的填报单位名称")] = "本单位",
+) -> None:
+    """把告警证据（WARC、提取文本、清单）和《舆情信息报告处理单》（.docx）打包成 ZIP。"""
+    from crawler.cli_triage import form_bytes
     from storage.evidence import EvidenceStore
 
     paths: Paths = ctx.obj
     target = out_file or Path(f"evidence-alert-{alert_id}.zip")
-    EvidenceStore(paths.data / "evidence").export_zip(_evidence_digest(paths, alert_id), target)
-    out.print(f"已导出 exported: {target}")
+    digest = _evidence_digest(paths, alert_id)
+    form_name = f"report-form-alert-{alert_id}.docx"  # ASCII like the other entries: any unzip shows it right
+    form = form_bytes(ctx, alert_id, "处理单", institution.strip() or "本单位")
+    EvidenceStore(paths.data / "evidence").export_zip(digest, target, extra={form_name: form})
+    out.print(f"已导出 exported: {target}（含处理单 {form_name}）")
+
+
+@leads_app.command("add")
+def leads_add(
+    ctx: typer.Context,
+    informant: Annotated[str, typer.Option("--as", envvar="YUQING_USER", help="报送的信息员（yuqing users 里的用户名）")],
+    text: Annotated[str, typer.Option("--text", help="线索内容，如聊天记录文字")] = "",
+    url: Annotated[Optional[str], typer.Option("--url", help="相关链接")] = None,
+    screenshot: Annotated[Optional[list[Path]], typer.Option("--screenshot", help="截图文件，可多次给出")] = None,
+    grade: Annotated[str, typer.Option("--grade", help="一般 | 重大")] = "一般",
+    category: Annotated[str, typer.Option("--category")] = "信息员报送",
+) -> None:
+    """报送一条线索：生成告警，进入研判处置流程（有时限、有审计）。"""
+    from alerts.leads import LeadError, Screenshot, submit_lead
+    from storage import db
+    from storage.workflow import NotFound
+
+    paths: Paths = ctx.obj
+    config = _load(paths)
+    if grade not in ("一般", "重大"):
+        typer.echo("--grade 应为 一般 或 重大", err=True)
+        raise typer.Exit(2)
+    shots = [Screenshot(p.name, p.read_bytes()) for p in screenshot or []]
+
+    async def work(session: object) -> int:
+        return await submit_lead(
+            session, informant=informant, text=text, url=url, grade=grade, category=category,  # type: ignore[arg-type]
+            now=datetime.now(timezone.utc), screenshots_dir=paths.data / "leads", screenshots=shots,
+            channels_for=config.alerts.channels_for)
+
+    try:
+        alert_id = asyncio.run(db.run_once(paths.db_url, work))
+    except (LeadError, NotFound) as exc:
+        typer.echo(f"未受理 refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    out.print(f"线索已受理，告警编号 {alert_id}（下次 yuqing run/crawl 投递通知；研判请用 yuqing alerts）")
+
+
+@leads_app.command("stats")
+def leads_stats(
+    ctx: typer.Context,
+    week: Annotated[Optional[str], typer.Option("--week", help="该周任一天，YYYY-MM-DD；默认本周")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """每周信息员报送统计：报送数、确认数（已上报及以后）。"""
+    from datetime import date, timedelta
+
+    from alerts.leads import SOURCE_ID
+    from storage import db, queries
+
+    paths: Paths = ctx.obj
+    tz = ZoneInfo("Asia/Shanghai")
+    day = date.fromisoformat(week) if week else datetime.now(tz).date()
+    monday = datetime.combine(day - timedelta(days=day.weekday()), datetime.min.time(), tz)
+    since, until = monday.astimezone(timezone.utc), (monday + timedelta(days=7)).astimezone(timezone.utc)
+    rows = asyncio.run(db.run_once(paths.db_url, lambda s: queries.informant_stats(s, SOURCE_ID, since, until)))
+    if as_json:
+        typer.echo(json.dumps({"week_start": monday.date().isoformat(), "informants": [asdict(r) for r in rows]},
+                              ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"信息员报送统计 {monday:%Y-%m-%d} 起一周")
+    for column in ("信息员", "报送", "确认"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.informant, str(row.submitted), str(row.confirmed))
+    out.print(table)
 
 
 def _redact(url: str) -> str:

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts import audit
+from alerts import audit, forms
 from alerts.config import AlertsFile
 from alerts.deadlines import CHINA, DONE_IN, LABELS, Deadlines, DeadlineSettings, overdue
 from alerts.people import ROLE_LABELS, PeopleError, add_department, add_user
@@ -36,7 +36,7 @@ from alerts.workflow import (
     apply,
     case_deadlines,
 )
-from crawler.config.sources import PositiveSeconds
+from crawler.config.sources import PositiveSeconds, SourcesFile
 from crawler.config.yamlfile import ConfigError, issues_from_validation, load_documents
 from storage import db
 from storage import workflow as store
@@ -52,6 +52,8 @@ REFUSED = (WorkflowError, PeopleError, store.NotFound, store.AlreadyExists)
 AlertId = Annotated[int, typer.Argument(metavar="ID", help="告警编号")]
 Actor = Annotated[str, typer.Option("--as", envvar="YUQING_USER", help="操作人（用户名）：检查角色，写入审计日志")]
 Note = Annotated[Optional[str], typer.Option("--note", help="说明，写入审计日志")]
+Institution = Annotated[str, typer.Option(
+    "--institution", envvar="YUQING_INSTITUTION", help="表单上的单位名称（填报单位、交办单位）")]
 
 
 def _run(ctx: typer.Context, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -354,6 +356,52 @@ def emergency(
 ) -> None:
     """标记紧急：先电话报告、后补书面材料；记录操作人和时间，状态不变。"""
     _act(ctx, alert_id, actor, Request("emergency", note=note))
+
+
+# --- alerts: the official forms -----------------------------------------------------------------
+
+def _source_names(ctx: typer.Context) -> dict[str, str]:
+    """Source id → its name in ``sources.yaml``; empty when the file is absent or invalid (ids are shown)."""
+    path: Path = ctx.obj.config / "sources.yaml"
+    try:
+        docs = load_documents(path) if path.exists() else []
+        if len(docs) != 1 or not isinstance(docs[0].data, dict):
+            return {}
+        sources = SourcesFile.model_validate(docs[0].data)
+    except (ConfigError, ValidationError, OSError):
+        return {}
+    return {source.id: source.name for source in sources.sources if source.name}
+
+
+def form_bytes(ctx: typer.Context, alert_id: int, kind: str, institution: str) -> bytes:
+    """The .docx of one form of one alert, with the deadlines of ``alerts.yaml`` and the source names of
+    ``sources.yaml``; a missing alert exits 1 with the reason (``yuqing evidence export`` uses it too)."""
+    settings, names, now = _settings(ctx), _source_names(ctx), _now()
+    return _run(ctx, lambda s: forms.render_form(s, alert_id, kind, institution=institution, settings=settings,
+                                                 source_names=names, generated_at=now))
+
+
+@alerts_app.command("form")
+def form(
+    ctx: typer.Context, alert_id: AlertId,
+    kind: Annotated[str, typer.Option("--kind", help="处理单 | 交办单 | 结案报告")] = "处理单",
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="写入的 .docx 文件；默认 当前目录/《表名》-告警ID.docx")] = None,
+    institution: Institution = forms.DEFAULT_INSTITUTION,
+) -> None:
+    """生成公文表单（Word .docx）：《舆情信息报告处理单》、交办单或结案报告，内容取自告警和处置记录。"""
+    try:
+        kind = forms.form_kind(kind)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--kind") from None
+    data = form_bytes(ctx, alert_id, kind, institution.strip() or forms.DEFAULT_INSTITUTION)
+    target = out or Path(forms.file_name(kind, alert_id))
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        typer.secho(f"错误：无法写入 {target}：{exc.strerror or exc} (cannot write the file)", err=True, fg="red")
+        raise typer.Exit(1) from None
+    typer.echo(f"已生成《{forms.TITLES[kind]}》：{target} (form written)")
 
 
 # --- audit ---------------------------------------------------------------------------------------

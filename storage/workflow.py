@@ -319,3 +319,67 @@ async def unaudited_states(session: AsyncSession) -> list[tuple[int, str, str | 
         .order_by(AlertRow.id)
     )
     return [(alert_id, state, audited) for alert_id, state, audited in rows.all()]
+
+
+# --- case files (the official forms) ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Step:
+    """One audit entry of a case, with the role its actor holds (None: no such user, e.g. ``cli:root``).
+
+    The role is the user's current one: the users table keeps no history of roles.
+    """
+
+    entry: AuditEntry
+    role: str | None
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One copy of the case's story (an alert of the same incident): the propagation path."""
+
+    alert_id: int
+    source_id: str
+    url: str
+    title: str
+    found_at: datetime
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """Everything the official forms (alerts.forms) show of one case: the case, the item's text and
+    fetch time, the department's contacts, the case's history from the audit log (oldest first)
+    and, when the alert belongs to an incident, every copy of the story in order of discovery."""
+
+    case: Case
+    text: str
+    fetched_at: datetime
+    department_contacts: tuple[str, ...]
+    history: tuple[Step, ...]
+    copies: tuple[Copy, ...] = ()
+
+
+async def load_case_file(session: AsyncSession, alert_id: int) -> CaseFile:
+    """One case with its text and history; NotFound when there is no such alert."""
+    case = await load_case(session, alert_id)
+    text, fetched_at, incident_id = (await session.execute(
+        select(ItemRow.text, ItemRow.fetched_at, AlertRow.incident_id).join(HitRow, HitRow.item_id == ItemRow.id)
+        .join(AlertRow, AlertRow.hit_id == HitRow.id).where(AlertRow.id == alert_id))).one()
+    contacts: list[str] = []
+    if case.department_id is not None:
+        contacts = list(await session.scalar(
+            select(DepartmentRow.contacts).where(DepartmentRow.id == case.department_id)) or [])
+    rows = await session.execute(
+        select(AuditRow, UserRow.role).outerjoin(UserRow, UserRow.name == AuditRow.actor)
+        .where(AuditRow.alert_id == alert_id).order_by(AuditRow.seq))
+    history = tuple(Step(_entry(row), role) for row, role in rows.all())
+    copies: tuple[Copy, ...] = ()
+    if incident_id is not None:
+        found = await session.execute(
+            select(AlertRow.id, ItemRow.source_id, ItemRow.url, ItemRow.title, AlertRow.created_at,
+                   ItemRow.published_at)
+            .join(HitRow, AlertRow.hit_id == HitRow.id).join(ItemRow, HitRow.item_id == ItemRow.id)
+            .where(AlertRow.incident_id == incident_id).order_by(AlertRow.created_at, AlertRow.id))
+        copies = tuple(Copy(*row) for row in found.all())
+    return CaseFile(case, text, fetched_at, tuple(contacts), history, copies)
