@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,26 @@ async def save_fetch_state(session: AsyncSession, result: FetchResult) -> None:
     if row is None:
         row = FetchState(url=result.url)
         session.add(row)
+    _apply_fetch_state(row, result)
+
+
+async def save_fetch_states(session: AsyncSession, results: Sequence[FetchResult]) -> None:
+    """``save_fetch_state`` for many pages with one look-up (the last result of a URL wins); not committed."""
+    latest = {result.url: result for result in results}
+    urls = list(latest)
+    rows: dict[str, FetchState] = {}
+    for i in range(0, len(urls), 500):
+        found = await session.scalars(select(FetchState).where(FetchState.url.in_(urls[i : i + 500])))
+        rows.update((row.url, row) for row in found.all())
+    for url, result in latest.items():
+        row = rows.get(url)
+        if row is None:
+            row = FetchState(url=url)
+            session.add(row)
+        _apply_fetch_state(row, result)
+
+
+def _apply_fetch_state(row: FetchState, result: FetchResult) -> None:
     if not result.not_modified:
         validators = result.validators
         row.etag, row.last_modified = validators.etag, validators.last_modified
@@ -92,9 +112,12 @@ async def store_item(
     return stored[0]
 
 
-async def store_items(session: AsyncSession, entries: Sequence[NewItem]) -> list[StoredItem | None]:
+async def store_items(session: AsyncSession, entries: Sequence[NewItem],
+                      fetch_states: Sequence[FetchResult] = ()) -> list[StoredItem | None]:
     """Several items, each with its hits, their alerts and pending deliveries, in ONE transaction
-    (the outbox) — together with whatever the caller added to ``session`` before — then commit.
+    (the outbox) — with the ``fetch_states`` of their pages and whatever the caller added to
+    ``session`` before — then commit. Every look-up comes before the first write, so the write
+    lock is held for a few round trips only.
 
     One commit (one fsync) for many items is what makes a busy patrol fast; an item and its
     alerts are still never apart. Returns, per entry, its ``StoredItem``, or None when its URL is
@@ -105,39 +128,49 @@ async def store_items(session: AsyncSession, entries: Sequence[NewItem]) -> list
     """
     out: list[StoredItem | None] = [None] * len(entries)
     taken = await seen_urls(session, (e.item.url for e in entries))
-    fresh: list[tuple[int, NewItem, ItemRow]] = []
+    if fetch_states:
+        await save_fetch_states(session, fetch_states)
+    fresh: list[tuple[int, NewItem]] = []
     for index, entry in enumerate(entries):
-        item = entry.item
-        if item.url in taken:
-            continue
-        taken.add(item.url)
-        fresh.append((index, entry, ItemRow(
-            url=item.url, source_id=item.source_id, parent_url=item.parent_url, title=item.title,
-            text=item.text, author=item.author, published_at=item.published_at,
-            fetched_at=item.fetched_at, content_hash=item.content_hash, body_sha256=entry.body_sha256,
-            run_id=entry.run_id,
-        )))
+        if entry.item.url not in taken:
+            taken.add(entry.item.url)
+            fresh.append((index, entry))
     try:
-        # One flush per table, not per row: the ORM sends each as a multi-row INSERT … RETURNING.
-        session.add_all([row for _, _, row in fresh])
-        await session.flush()
+        # Items go in as one executemany, their ids come back with one look-up: a flush of ORM
+        # objects would send one INSERT … RETURNING per row, and every round trip of a
+        # transaction waits for a turn of a busy event loop while holding the write lock.
+        ids: dict[str, int] = {}
+        if fresh:
+            # The table, not the ORM class: ORM bulk inserts split rows by which columns are NULL.
+            await session.execute(insert(ItemRow.__table__), [{
+                "url": e.item.url, "source_id": e.item.source_id, "parent_url": e.item.parent_url,
+                "title": e.item.title, "text": e.item.text, "author": e.item.author,
+                "published_at": e.item.published_at, "fetched_at": e.item.fetched_at,
+                "content_hash": e.item.content_hash, "body_sha256": e.body_sha256, "run_id": e.run_id,
+            } for _, e in fresh])
+            urls = [e.item.url for _, e in fresh]
+            for i in range(0, len(urls), 500):
+                found = await session.execute(select(ItemRow.url, ItemRow.id).where(ItemRow.url.in_(urls[i : i + 500])))
+                ids.update((url, item_id) for url, item_id in found.all())
         hit_rows: list[tuple[int, NewItem, Hit, HitRow]] = []
-        for index, entry, row in fresh:
+        for index, entry in fresh:
             for hit in entry.hits:
                 hit_rows.append((index, entry, hit, HitRow(
-                    item_id=row.id, rule_id=hit.rule_id, category=hit.category, grade=hit.grade,
+                    item_id=ids[entry.item.url], rule_id=hit.rule_id, category=hit.category, grade=hit.grade,
                     terms=[{"term": t.term, "field": t.field, "start": t.start, "end": t.end} for t in hit.terms],
                     snippet=hit.snippet, found_at=entry.found_at,
                 )))
-        session.add_all([hit_row for *_, hit_row in hit_rows])
-        await session.flush()
+        if hit_rows:  # hits are rare: a flush per table is fine
+            session.add_all([hit_row for *_, hit_row in hit_rows])
+            await session.flush()
         alert_rows: list[tuple[int, NewItem, AlertRow]] = []
         for index, entry, hit, hit_row in hit_rows:
             alert_rows.append((index, entry, AlertRow(
                 hit_id=hit_row.id, idempotency_key=idempotency_key(entry.item.url, hit.rule_id),
                 grade=hit.grade, state="new", created_at=entry.found_at)))
-        session.add_all([alert for *_, alert in alert_rows])
-        await session.flush()
+        if alert_rows:
+            session.add_all([alert for *_, alert in alert_rows])
+            await session.flush()
         alert_ids: dict[int, list[int]] = {}
         for index, entry, alert in alert_rows:
             alert_ids.setdefault(index, []).append(alert.id)
@@ -148,8 +181,8 @@ async def store_items(session: AsyncSession, entries: Sequence[NewItem]) -> list
     except IntegrityError:
         await session.rollback()
         raise
-    for index, _, row in fresh:
-        out[index] = StoredItem(row.id, tuple(alert_ids.get(index, ())))
+    for index, entry in fresh:
+        out[index] = StoredItem(ids[entry.item.url], tuple(alert_ids.get(index, ())))
     return out
 
 
@@ -389,3 +422,35 @@ async def store_notice(session: AsyncSession, *, kind: str, source_id: str, mess
                                  message=message, url=url, now=now, channels=channels, run_id=run_id)
     await session.commit()
     return notice_id
+
+
+async def items_since(session: AsyncSession, since: datetime) -> list[tuple[Item, list[str]]]:
+    """Stored items fetched since ``since``, each with the rule ids that fired on it: for backtests."""
+    rows = (await session.scalars(select(ItemRow).where(ItemRow.fetched_at >= since).order_by(ItemRow.id))).all()
+    fired: dict[int, list[str]] = {}
+    for item_id, rule_id in (await session.execute(
+            select(HitRow.item_id, HitRow.rule_id).join(ItemRow, HitRow.item_id == ItemRow.id)
+            .where(ItemRow.fetched_at >= since))).all():
+        fired.setdefault(item_id, []).append(rule_id)
+    return [(Item(url=r.url, source_id=r.source_id, title=r.title, text=r.text, fetched_at=r.fetched_at,
+                  author=r.author, published_at=r.published_at, parent_url=r.parent_url), sorted(fired.get(r.id, [])))
+            for r in rows]
+
+
+@dataclass(frozen=True)
+class InformantStats:
+    informant: str
+    submitted: int
+    confirmed: int  # reported to the leader or further: the lead was real
+
+
+async def informant_stats(session: AsyncSession, source_id: str, since: datetime, until: datetime) -> list[InformantStats]:
+    """Leads per informant in [since, until): the weekly notice the regulations ask for."""
+    confirmed_states = ("reported", "dispatched", "replied", "closed")
+    rows = await session.execute(
+        select(ItemRow.author, func.count(AlertRow.id),
+               func.sum(case((AlertRow.state.in_(confirmed_states), 1), else_=0)))
+        .join(HitRow, HitRow.item_id == ItemRow.id).join(AlertRow, AlertRow.hit_id == HitRow.id)
+        .where(ItemRow.source_id == source_id, ItemRow.fetched_at >= since, ItemRow.fetched_at < until)
+        .group_by(ItemRow.author).order_by(ItemRow.author))
+    return [InformantStats(author or "", int(n), int(ok or 0)) for author, n, ok in rows.all()]
