@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from alerts.config import AlertsFile
-from crawler.config.keywords import Keywords, assemble_keywords, parse_keywords_document
+from crawler.config.keywords import Keywords, load_keywords
 from crawler.config.sources import SourcesFile, SourceSpec
 from crawler.config.yamlfile import (
     ConfigError,
@@ -90,34 +90,6 @@ def _load_sources(folder: Path, issues: list[ConfigIssue]) -> SourcesFile | None
     return sources
 
 
-def _load_keywords(folder: Path, issues: list[ConfigIssue]) -> Keywords | None:
-    kw_dir = folder / "keywords"
-    files = sorted(kw_dir.glob("*.yaml")) + sorted(kw_dir.glob("*.yml")) if kw_dir.is_dir() else []
-    if not files:
-        issues.append(ConfigIssue(str(kw_dir), None, "", "没有关键词文件 no keywords/*.yaml files"))
-        return None
-    parsed: list[tuple[Document, Any]] = []
-    for path in files:
-        try:
-            docs = load_documents(path)
-        except ConfigError as exc:
-            issues.extend(exc.issues)
-            continue
-        for doc in docs:
-            if not isinstance(doc.data, dict):
-                issues.append(doc.issue((), "应为 YAML 映射 expected a mapping with group/terms or rules"))
-                continue
-            try:
-                parsed.append((doc, parse_keywords_document(doc.data)))
-            except ValidationError as exc:
-                issues.extend(issues_from_validation(doc, exc))
-    if issues:
-        return None
-    keywords, problems = assemble_keywords(parsed)
-    issues.extend(problems)
-    return keywords
-
-
 def _load_alerts(folder: Path, issues: list[ConfigIssue], environ: Mapping[str, str]) -> AlertsFile | None:
     path = folder / "alerts.yaml"
     if not path.exists():
@@ -141,7 +113,7 @@ def load_config(folder: Path, environ: Mapping[str, str] | None = None) -> Confi
     issues: list[ConfigIssue] = []
     results: dict[str, Any] = {}
     for name, loader in (("sources", lambda: _load_sources(folder, issues)),
-                         ("keywords", lambda: _load_keywords(folder, issues)),
+                         ("keywords", lambda: load_keywords(folder / "keywords")),
                          ("alerts", lambda: _load_alerts(folder, issues, env))):
         try:
             results[name] = loader()
