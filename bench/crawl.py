@@ -7,6 +7,8 @@ Run from the repository root (Scrapy comes with ``pip install -e '.[bench]'``)::
     .venv/bin/python bench/crawl.py --only yuqing       # one measurement (yuqing, scrapy, ceiling, …)
     .venv/bin/python bench/crawl.py --pg                # yuqing on PostgreSQL as well
     .venv/bin/python bench/crawl.py --profile out.prof  # yuqing under cProfile (slower; for finding costs)
+    .venv/bin/python bench/crawl.py --baseline ../old   # also yuqing from another checkout (before/after)
+    .venv/bin/python bench/crawl.py --repeat 3          # three rounds, the best of each tabled
 
 One loopback site (``bench/site.py``, its own process, 127.0.0.1 only) serves ``--lists`` list
 pages linking ``--pages`` article pages built from real Chinese news pages. Each measurement runs
@@ -34,6 +36,8 @@ Measurements
   the same parse on this machine.
 * ``ceiling-min`` — the same loop with a minimal selectolax parse (``<title>`` and the ``<p>``
   texts): the limit of fetching and tokenising the pages at all.
+* ``ceiling-mp`` (on request) — the ceiling with ``extract_article`` in one process per CPU.
+* ``yuqing-baseline`` (``--baseline DIR``) — ``yuqing`` run from another checkout.
 
 Every client runs ``concurrency`` (default 16, the most ``per_host`` allows) requests at a time.
 Nothing in any process may connect anywhere but 127.0.0.1 (``site.guard_loopback``).
@@ -49,6 +53,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -130,10 +135,11 @@ def report_child(started: float, main_cpu: float, **extra: object) -> None:
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the parse processes of ceiling-mp, once joined
     print("BENCH " + json.dumps({
         "work_s": round(time.perf_counter() - started, 3), "main_cpu_s": round(time.thread_time() - main_cpu, 3),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
-        **extra}), file=sys.stderr, flush=True)
+        "cpu_s": round(usage.ru_utime + usage.ru_stime + workers.ru_utime + workers.ru_stime, 3),
+        "max_rss_mb": round(usage.ru_maxrss / 1024, 1), **extra}), file=sys.stderr, flush=True)
 
 
 def child_yuqing(args: argparse.Namespace) -> None:
@@ -228,8 +234,20 @@ def child_scrapy(args: argparse.Namespace) -> None:
     print(json.dumps(counts), flush=True)
 
 
+def _extract_chars(url: str, body: bytes, content_type: str | None) -> int:
+    """``extract_article`` in a worker process (``ceiling-mp``): the length of the text found."""
+    from crawler.adapters.html import extract_article
+    from crawler.fetch.charset import decode_body
+
+    text, encoding = decode_body(body, content_type, None)
+    return len(extract_article(_fetch_result(url, body, text, encoding), "ceiling").text)
+
+
 def child_ceiling(args: argparse.Namespace) -> None:
     _site_module().guard_loopback()
+    import concurrent.futures
+    import multiprocessing
+
     import aiohttp
     from selectolax.lexbor import LexborHTMLParser
 
@@ -237,9 +255,15 @@ def child_ceiling(args: argparse.Namespace) -> None:
     from crawler.fetch.charset import decode_body
 
     counts = {"articles": 0, "text_chars": 0, "lists": 0}
+    # extract-mp: the same extraction in one process per CPU (forked before any thread or loop
+    # exists), the event loop only fetching: what parsing on every core would give.
+    pool = (concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context("fork"))
+            if args.parse == "extract-mp" else None)
 
-    def parse_article(url: str, body: bytes, content_type: str | None) -> None:
-        if args.parse == "extract":
+    async def parse_article(url: str, body: bytes, content_type: str | None) -> None:
+        if pool is not None:
+            chars = await asyncio.get_running_loop().run_in_executor(pool, _extract_chars, url, body, content_type)
+        elif args.parse == "extract":
             text, encoding = decode_body(body, content_type, None)
             item = extract_article(_fetch_result(url, body, text, encoding), "ceiling")
             chars = len(item.text)
@@ -271,7 +295,7 @@ def child_ceiling(args: argparse.Namespace) -> None:
                             for a in tree.css("ul.news-list a"):
                                 queue.put_nowait(args.base + (a.attributes.get("href") or ""))
                         else:
-                            parse_article(url, body, content_type)
+                            await parse_article(url, body, content_type)
                     finally:
                         queue.task_done()
 
@@ -282,6 +306,8 @@ def child_ceiling(args: argparse.Namespace) -> None:
 
     started, main_cpu = time.perf_counter(), time.thread_time()
     asyncio.run(main())
+    if pool is not None:
+        pool.shutdown(wait=True)
     report_child(started, main_cpu)
     print(json.dumps(counts), flush=True)
 
@@ -341,7 +367,7 @@ def run_child(m: Measurement, argv: list[str], log: Path) -> tuple[str, int]:
     started = time.perf_counter()
     with log.open("w") as err:
         proc = subprocess.run([sys.executable, str(BENCH / "crawl.py"), *argv], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=err, text=True, env={**os.environ, "COLUMNS": "200"})
+                              stderr=err, text=True, env={**os.environ, "COLUMNS": "200"}, check=False)
     m.seconds = time.perf_counter() - started
     for line in log.read_text(errors="replace").splitlines():
         if line.startswith("BENCH "):
@@ -443,7 +469,8 @@ def reset_postgres(db_url: str) -> None:
 def measure_client(kind: str, name: str, parse: str, site: SiteProcess, args: argparse.Namespace,
                    work: Path) -> Measurement:
     m = Measurement(name, {"extract": "extract_article", "selectors": "Scrapy selectors (title, //p)",
-                           "minimal": "selectolax <title> + <p>"}[parse])
+                           "minimal": "selectolax <title> + <p>",
+                           "extract-mp": f"extract_article in {os.cpu_count()} processes"}[parse])
     site.call("/reset", "POST")
     log = work / f"{name}.log"
     out, code = run_child(
@@ -477,6 +504,7 @@ class PostgresServer:
 
         def start() -> None:  # PgCluster.start, with durable settings
             import pwd
+
             from loopback import free_port
 
             cluster.base = Path(tempfile.mkdtemp(prefix="yuqing-bench-pg-", dir="/tmp"))
@@ -506,34 +534,35 @@ def describe_machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    except OSError:
-        pass
+    except OSError:  # not Linux: the platform name will do
+        cpu = ""
     versions = []
     for package in ("aiohttp", "selectolax", "scrapy", "twisted", "sqlalchemy"):
         try:
             from importlib.metadata import version
 
             versions.append(f"{package} {version(package)}")
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception:  # noqa: BLE001, S112  (a missing package is simply not listed)
+            continue
     return (f"{platform.system()} {platform.release()}, {os.cpu_count()} CPU ({cpu or platform.machine()}), "
             f"Python {platform.python_version()}; {', '.join(versions)}")
 
 
-ALL = ("yuqing", "scrapy", "scrapy-sel", "ceiling", "ceiling-min")
+ALL = ("yuqing", "scrapy", "scrapy-sel", "ceiling", "ceiling-min")  # and, on request: ceiling-mp
 RATIOS = (  # (numerator, denominator, label, aim)
     ("yuqing", "scrapy", "yuqing / Scrapy, same extract_article", "≥ 2×"),
     ("yuqing", "scrapy-sel", "yuqing / Scrapy with its own selectors (less work)", ""),
     ("yuqing", "ceiling", "yuqing / ceiling: aiohttp + extract_article", "≥ 50 %"),
     ("yuqing", "ceiling-min", "yuqing / bare fetch + tokenise: aiohttp + selectolax <title>, <p>", ""),
+    ("ceiling-mp", "scrapy", "ceiling with extract_article on every core / Scrapy", ""),
     ("yuqing-pg", "yuqing", "yuqing on PostgreSQL / on SQLite", ""),
     ("yuqing", "yuqing-baseline", "yuqing / yuqing-baseline (--baseline checkout)", ""),
 )
 
 
 def print_table(best: dict[str, Measurement], runs: int) -> str:
-    lines = ["| run | parse | pages | wall s | pages/s | client CPU s | pages per CPU-s | main-thread CPU s "
-             "| peak RSS MB | checks |",
+    lines = [("| run | parse | pages | wall s | pages/s | client CPU s | pages per CPU-s | main-thread CPU s "
+              "| peak RSS MB | checks |"),
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for m in best.values():
         lines.append(f"| {m.name} | {m.parse} | {m.articles} | {m.seconds:.1f} | {m.rate:.1f} | "
@@ -541,10 +570,15 @@ def print_table(best: dict[str, Measurement], runs: int) -> str:
                      f"{m.child.get('max_rss_mb', 0):.0f} | {'ok' if m.ok else 'FAILED'} |")
     ratios = []
     for top, bottom, label, aim in RATIOS:
-        if top in best and bottom in best and best[bottom].rate and best[bottom].per_cpu:
-            wall = best[top].rate / best[bottom].rate
-            cpu = best[top].per_cpu / best[bottom].per_cpu
-            ratios.append(f"| {label} | {wall:.2f}× ({wall:.0%}) | {cpu:.2f}× | {aim} |")
+        if top not in best or bottom not in best:
+            continue
+        if not (best[top].ok and best[bottom].ok and best[bottom].rate and best[bottom].per_cpu):
+            failed = " and ".join(name for name in (top, bottom) if not best[name].ok)
+            ratios.append(f"| {label} | n/a ({failed} FAILED) | n/a | {aim} |")
+            continue
+        wall = best[top].rate / best[bottom].rate
+        cpu = best[top].per_cpu / best[bottom].per_cpu
+        ratios.append(f"| {label} | {wall:.2f}× ({wall:.0%}) | {cpu:.2f}× | {aim} |")
     if ratios:
         lines += ["", f"| ratio (best of {runs}) | pages/s | pages per CPU-s | aim |", "|---|---:|---:|---|", *ratios]
     table = "\n".join(lines)
@@ -560,6 +594,9 @@ def conduct(args: argparse.Namespace) -> int:
         wanted.insert(wanted.index("yuqing") + 1 if "yuqing" in wanted else 0, "yuqing-baseline")
     if any(w.startswith("scrapy") for w in wanted) and importlib.util.find_spec("scrapy") is None:
         raise SystemExit("Scrapy is not installed: pip install -e '.[bench]' (or leave it out with --only)")
+    # SIGTERM (or SIGINT in a background job, where it is ignored) must still stop the site, the
+    # running child and the PostgreSQL server: turn it into an exception so the finally blocks run.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"machine: {describe_machine()}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="yuqing-bench-crawl-"))
     site = SiteProcess(args.pages, args.lists)
@@ -587,6 +624,8 @@ def conduct(args: argparse.Namespace) -> int:
                     m = measure_client("ceiling", name, "extract", site, args, work)
                 elif name == "ceiling-min":
                     m = measure_client("ceiling", name, "minimal", site, args, work)
+                elif name == "ceiling-mp":
+                    m = measure_client("ceiling", name, "extract-mp", site, args, work)
                 else:
                     raise SystemExit(f"unknown measurement {name!r}")
                 print(f"  {m.name}: {m.articles} pages in {m.seconds:.1f} s = {m.rate:.1f} pages/s; "
@@ -632,7 +671,8 @@ def main() -> None:
     parser.add_argument("--lists", type=int, default=100, help="list pages, one yuqing source each (default 100)")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="requests at a time, every client; yuqing's per_host (1–16, default 16)")
-    parser.add_argument("--only", help="comma-separated, in this order: " + ",".join(ALL))
+    parser.add_argument("--only", help="comma-separated, in this order: " + ",".join(ALL)
+                        + " (also ceiling-mp: the ceiling parsing in one process per CPU)")
     parser.add_argument("--pg", action="store_true", help="also yuqing on a throwaway PostgreSQL (fsync on)")
     parser.add_argument("--baseline", metavar="DIR", help="also yuqing from another checkout (before/after)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the best round of each is tabled")

@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import re
 import socket
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -48,6 +47,10 @@ FIXTURES = ROOT.parent / "shared" / "fixtures" / "news"
 FALLBACK = ROOT / "tests" / "data" / "news"
 TITLE_SLOT, LEDE_SLOT = "@@BENCH_TITLE@@", "@@BENCH_LEDE@@"
 
+# Words of the bench rules (bench/crawl.py RULES) and of the institution: sentences drawn from the
+# fixtures must not carry them, and hit pages use only templates whose own text has none (a 培训 in
+# the page's body vetoes the rule for the whole page), so that the expected hits are known exactly.
+RULE_WORDS = ("化隆", "二幼", "食物中毒", "腹泻", "呕吐", "乱收费", "演练", "培训")
 HIT_SENTENCE = "有家长反映，化隆二幼多名幼儿午餐后出现呕吐症状，已送医观察，园方称正在配合调查。"
 DECOY_SENTENCE = "化隆县第二幼儿园今天举行食物中毒应急演练，模拟幼儿呕吐送医流程。"
 REPORTERS = ("王海燕", "李明", "张晓东", "马文军", "韩雪", "赵立新", "冶生福", "陈静")
@@ -108,6 +111,7 @@ class Template:
     name: str
     parts: tuple[bytes, ...]  # literal, slot, literal, slot, …: slots are TITLE_SLOT / LEDE_SLOT
     slots: tuple[str, ...]
+    clean: bool = True  # no rule word in the page's own title and text: usable for a hit page
 
     def render(self, title: str, lede: str) -> bytes:
         values = {TITLE_SLOT: title.encode(), LEDE_SLOT: lede.encode()}
@@ -132,7 +136,7 @@ def _result(url: str, body: bytes):  # type: ignore[no-untyped-def]
 
     text, encoding = decode_body(body, "text/html", None)
     return FetchResult(url=url, final_url=url, status=200, headers=(), body=body, text=text, encoding=encoding,
-                       fetched_at=datetime.now(timezone.utc), elapsed_ms=0, request_headers=(), not_modified=False)
+                       fetched_at=datetime.now(UTC), elapsed_ms=0, request_headers=(), not_modified=False)
 
 
 def _squash(text: str) -> str:
@@ -148,7 +152,8 @@ def prepare(path: Path) -> tuple[Template | None, list[str], str]:
     result = _result("http://127.0.0.1/x.html", path.read_bytes())
     original = extract_article(result, "bench")
     sentences = [s + "。" for line in original.text.split("\n") for s in line.split("。")
-                 if 12 <= len(s.strip()) <= 80 and not re.search(r"[a-zA-Z]{4,}|http|©", s)]
+                 if 12 <= len(s.strip()) <= 80 and not re.search(r"[a-zA-Z]{4,}|http|©", s)
+                 and not any(word in s for word in RULE_WORDS)]
     if not original.title or not original.text:
         return None, sentences, original.title
     tree = LexborHTMLParser(result.text)
@@ -169,7 +174,8 @@ def prepare(path: Path) -> tuple[Template | None, list[str], str]:
     if TITLE_SLOT not in html:
         return None, sentences, original.title
     pieces = re.split(f"({re.escape(TITLE_SLOT)}|{re.escape(LEDE_SLOT)})", html)
-    template = Template(path.stem, tuple(p.encode() for p in pieces[0::2]), tuple(pieces[1::2]))
+    clean = not any(word in original.title + original.text for word in RULE_WORDS)
+    template = Template(path.stem, tuple(p.encode() for p in pieces[0::2]), tuple(pieces[1::2]), clean)
     # The template counts only if the extractor finds the new headline and lede again.
     probe_title, probe_lede = "基准测试标题化隆县城市建设新进展", "基准测试导语：全县今年新建改建道路四十公里，城乡面貌明显改善。"
     probe = extract_article(_result("http://127.0.0.1/y.html", template.render(probe_title, probe_lede)), "bench")
@@ -186,7 +192,7 @@ class Corpus:
     skipped: list[str]
 
     @classmethod
-    def load(cls) -> "Corpus":
+    def load(cls) -> Corpus:
         templates: list[Template] = []
         sentences: list[str] = []
         titles: list[str] = []
@@ -200,7 +206,7 @@ class Corpus:
                 skipped.append(path.stem)
             else:
                 templates.append(template)
-        if not templates:
+        if not any(t.clean for t in templates):
             raise SystemExit("bench/site.py: no usable page template (fixtures missing?)")
         return cls(templates, list(dict.fromkeys(sentences)), titles, skipped)
 
@@ -226,9 +232,14 @@ class Corpus:
             parts.insert(1, DECOY_SENTENCE)
         return "".join(parts)
 
+    def template(self, n: int) -> Template:
+        if is_hit(n) or is_decoy(n):
+            clean = [t for t in self.templates if t.clean]
+            return clean[n % len(clean)]
+        return self.templates[n % len(self.templates)]
+
     def article(self, n: int) -> bytes:
-        template = self.templates[n % len(self.templates)]
-        return template.render(self.headline(n), self.lede(n))
+        return self.template(n).render(self.headline(n), self.lede(n))
 
 
 LIST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>新闻中心 第{k}页_化隆新闻网</title>

@@ -96,7 +96,7 @@ class _Writer:
                 size += len(job.entries) + 1
             try:
                 results = await self._write(batch)
-            except Exception as exc:  # handed to each waiting run, as store_item's errors were
+            except Exception as exc:  # noqa: BLE001  (handed to each waiting run, as store_item's errors were)
                 for job in batch:
                     if not job.done.done():
                         job.done.set_exception(exc)
