@@ -209,3 +209,34 @@ class AuditRow(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # e.g. department and due of a dispatch
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class DutyRow(Base):
+    """Who is on duty (值班) in one month for one patrol window; window ``*`` covers every window."""
+
+    __tablename__ = "duty_roster"
+    __table_args__ = (UniqueConstraint("month", "window"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))  # 2026-11
+    window: Mapped[str] = mapped_column(String(16))  # 13:00-14:00 | *
+    person: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class ReportDeliveryRow(Base):
+    """One scheduled report (or reminder) for one period: generated once, mailed until sent, never twice."""
+
+    __tablename__ = "report_deliveries"
+    __table_args__ = (UniqueConstraint("schedule", "period"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(64))  # the schedule's name in alerts.yaml
+    kind: Mapped[str] = mapped_column(String(16))  # daily | weekly | monthly | annual | reminder
+    period: Mapped[str] = mapped_column(String(32))  # 2026-11-30 | 2026-W48 | 2026-11 | 2026
+    path: Mapped[str | None] = mapped_column(String(1024))  # the kept file, under <data>/reports/
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
