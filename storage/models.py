@@ -46,6 +46,20 @@ class FetchState(Base):
     last_fetched_at: Mapped[datetime | None]
 
 
+class LinkState(Base):
+    """A link a list page gave that was followed: an article fetched under another URL (a redirect),
+    or a forum thread with the version the list showed (reply count) and the last page read, so
+    an unchanged thread is not fetched again and an updated one is read on from where it ended."""
+
+    __tablename__ = "link_state"
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(64))  # NULL: read again at the next patrol
+    page: Mapped[int | None]
+    page_url: Mapped[str | None] = mapped_column(String(2048))
+    seen_at: Mapped[datetime]
+
+
 class ItemRow(Base):
     __tablename__ = "items"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
