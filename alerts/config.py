@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, field_validator, model_validator
 
 from alerts.deadlines import DeadlineSettings
+from alerts.reports.settings import ReportSchedule
 
 Grade = Literal["一般", "重大"]
 
@@ -244,6 +245,8 @@ class AlertsFile(BaseModel):
 
     channels: list[Channel] = Field(default_factory=list)
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)  # 处置时限; absent: the regulations' numbers
+    institution: str | None = Field(None, min_length=1, max_length=128)  # 单位名称 on forms and reports
+    reports: list[ReportSchedule] = Field(default_factory=list)  # 定时报表 (alerts.reports.settings)
 
     def channels_for(self, grade: str) -> list[str]:
         """Keys of the channels that take alerts of this grade."""
@@ -259,3 +262,22 @@ class AlertsFile(BaseModel):
                                  f"(duplicate channel key {channel.key!r}): 请给它们不同的 name")
             seen[channel.key] = i
         return channels
+
+    @model_validator(mode="after")
+    def _report_channels(self) -> AlertsFile:
+        emails = [c for c in self.channels if isinstance(c, EmailChannel)]
+        keys: set[str] = set()
+        for i, schedule in enumerate(self.reports):
+            if not emails:
+                raise ValueError(f"reports[{i}]: 定时报表需要一个 type: email 的渠道来发送 (needs an email channel)")
+            if schedule.channel is not None and schedule.channel not in {c.key for c in emails}:
+                raise ValueError(f"reports[{i}]: 没有名为 {schedule.channel!r} 的邮件渠道 (no such email channel)")
+            if schedule.key in keys:
+                raise ValueError(f"reports[{i}]: 与前面的报表重名 (duplicate schedule {schedule.key!r}): 请给它不同的 name")
+            keys.add(schedule.key)
+        return self
+
+    def report_channel(self, schedule: ReportSchedule) -> EmailChannel:
+        """The email channel whose SMTP settings send this schedule's reports."""
+        emails = [c for c in self.channels if isinstance(c, EmailChannel)]
+        return next(c for c in emails if schedule.channel in (None, c.key))

@@ -377,6 +377,8 @@ def form_bytes(ctx: typer.Context, alert_id: int, kind: str, institution: str) -
     """The .docx of one form of one alert, with the deadlines of ``alerts.yaml`` and the source names of
     ``sources.yaml``; a missing alert exits 1 with the reason (``yuqing evidence export`` uses it too)."""
     settings, names, now = _settings(ctx), _source_names(ctx), _now()
+    if institution == forms.DEFAULT_INSTITUTION:  # no --institution / YUQING_INSTITUTION: alerts.yaml's name
+        institution = getattr(_alerts_file(ctx), "institution", None) or institution
     return _run(ctx, lambda s: forms.render_form(s, alert_id, kind, institution=institution, settings=settings,
                                                  source_names=names, generated_at=now))
 
