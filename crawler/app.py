@@ -22,6 +22,7 @@ from crawler.adapters import ADAPTERS, adapter_for
 from crawler.config.loader import Config
 from crawler.config.sources import SourceSpec
 from crawler.fetch import Fetcher
+from crawler.fetch.browser import Browser, BrowserSettings
 from crawler.match import Ruleset
 from crawler.pipeline import DEFAULT_MAX_ITEMS, RunContext, crawl_source, run_status
 from crawler.schedule.windows import Occurrence
@@ -52,6 +53,7 @@ class App:
     outbox: Outbox
     evidence: EvidenceStore
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    browser: Browser | None = None  # Chromium starts on the first page that needs it, not here
 
     @classmethod
     async def open(cls, config: Config, db_url: str, data_dir: Path, backoff: Backoff = Backoff()) -> "App":
@@ -61,6 +63,8 @@ class App:
         outbox = Outbox(sessions, {}, backoff=backoff)
         app = cls(config, engine, sessions, Fetcher(), Ruleset.compile(config.keywords), outbox,
                   EvidenceStore(data_dir / "evidence"))
+        # read once: a changed browser: section applies at the next start
+        app.browser = Browser(app.fetcher, BrowserSettings.from_config(config.sources.browser))
         app.apply(config)
         return app
 
@@ -83,7 +87,7 @@ class App:
 
     def context(self) -> RunContext:
         return RunContext(self.fetcher, self.sessions, self.ruleset, self.channels_for,
-                          on_alert=self.outbox.wakeup.set, evidence=self.evidence)
+                          on_alert=self.outbox.wakeup.set, evidence=self.evidence, browser=self.browser)
 
     async def patrol(self, source: SourceSpec, trigger: str, window: Occurrence | None = None) -> RunStats | None:
         """One recorded run of one source; skipped (None) while another run of it is going on."""
@@ -103,7 +107,8 @@ class App:
                     raise UnsupportedSource(f"来源类型 {source.type} 还没有适配器 (no adapter for this type yet)")
                 max_items = int(self.config.sources.setting(source, "max_items", DEFAULT_MAX_ITEMS))  # type: ignore[call-overload]
                 stats = await crawl_source(source, adapter_for(source.type), self.config.policy(source),
-                                           self.context(), max_items=max_items, run_id=run_id)
+                                           self.context(), max_items=max_items, run_id=run_id,
+                                           screenshot=bool(self.config.sources.setting(source, "screenshot", False)))
                 status = run_status(stats)
             except UnsupportedSource as exc:
                 stats.errors.append(str(exc))
@@ -135,6 +140,8 @@ class App:
         self.outbox.wakeup.set()
 
     async def close(self) -> None:
+        if self.browser is not None:
+            await self.browser.close()
         await self.fetcher.close()
         await self.engine.dispose()
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.app import App, data_db_url
+from crawler.cli_console import register as register_console
 from crawler.cli_rules import rules_app
 from crawler.cli_triage import alerts_app, audit_app, departments_app, users_app
 from crawler.config.loader import Config, load_config
@@ -35,6 +36,7 @@ app.add_typer(departments_app, name="departments")
 app.add_typer(rules_app, name="rules")
 leads_app = typer.Typer(help="信息员线索：QQ群、微信等无法抓取的内容，手工报送后进入同一处置流程", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
+register_console(app)
 out = Console()
 err = Console(stderr=True)
 
@@ -109,8 +111,14 @@ def check(ctx: typer.Context) -> None:
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
+def run(
+    ctx: typer.Context,
+    web: Annotated[bool, typer.Option("--web", help="同时启动网页工作台（同 yuqing serve）")] = False,
+    host: Annotated[str, typer.Option("--host", help="工作台监听地址（--web）")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="工作台监听端口（--web）")] = 8080,
+) -> None:
     """启动守护进程（前台运行）：按时段巡查并推送告警；SIGTERM/Ctrl-C 平稳退出，SIGHUP 重新加载配置。"""
+    from crawler.cli_console import desk_service
     from crawler.daemon import Daemon
 
     paths: Paths = ctx.obj
@@ -120,7 +128,7 @@ def run(ctx: typer.Context) -> None:
     async def main_() -> None:
         app_ = await App.open(config, paths.db_url, paths.data)
         try:
-            await Daemon(app_, paths.config).run()
+            await Daemon(app_, paths.config, [desk_service(app_, paths.data, host, port)] if web else []).run()
         finally:
             await app_.close()
 

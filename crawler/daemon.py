@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -32,8 +33,10 @@ SHUTDOWN_GRACE_S = 10.0
 
 
 class Daemon:
-    def __init__(self, app: App, config_dir: Path) -> None:
+    def __init__(self, app: App, config_dir: Path,
+                 services: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = ()) -> None:
         self.app = app
+        self.services = services  # e.g. the web desk (yuqing run --web): run until the stop event
         self.config_dir = config_dir
         self.stop = asyncio.Event()
         self.scheduler = AsyncIOScheduler(timezone=app.config.sources.timezone)
@@ -116,6 +119,7 @@ class Daemon:
         outbox = asyncio.ensure_future(self.app.outbox.run(self.stop))
         watcher = asyncio.ensure_future(self._watch_config())
         escalator = asyncio.ensure_future(self.app.escalator().run(self.stop))
+        services = [asyncio.ensure_future(service(self.stop)) for service in self.services]
         for source in self.app.config.enabled_sources():
             self._spawn(self._catch_up(source))
         for job in self.scheduler.get_jobs():
@@ -128,6 +132,6 @@ class Daemon:
             _, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_S)
             for task in late:  # their items are stored per transaction: cancelling loses nothing stored
                 task.cancel()
-        await asyncio.gather(*running, outbox, watcher, escalator, return_exceptions=True)
+        await asyncio.gather(*running, outbox, watcher, escalator, *services, return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)

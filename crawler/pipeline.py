@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crawler.adapters import Adapter, Listing, ParseError
 from crawler.config.sources import SourceSpec
 from crawler.fetch import Fetcher
+from crawler.fetch.browser import Browser
 from crawler.match import Ruleset, match_item
 from crawler.types import FetchError, FetchPolicy, FetchResult, Hit, Item, RunStats
 from storage import queries
@@ -47,6 +48,7 @@ class RunContext:
     on_alert: Callable[[], None] = lambda: None
     evidence: EvidenceStore | None = None
     clock: Callable[[], datetime] = _utcnow
+    browser: Browser | None = None  # for sources with render: true, and evidence screenshots
 
 
 @dataclass
@@ -200,6 +202,8 @@ class _Run:
     run_id: int | None
     ctx: RunContext
     stats: RunStats = field(default_factory=RunStats)
+    screenshot: bool = False
+    shots: dict[str, FetchResult] = field(default_factory=dict)  # pages with hits, awaiting their commit
 
     def log_fetch(self, result: FetchResult, items: int, new: int, hits: int, size: int | None = None) -> None:
         log.info("fetch source=%s url=%s status=%s bytes=%s ms=%s items=%s new=%s hits=%s",
@@ -220,7 +224,12 @@ class _Run:
                 validators = await queries.load_validators(session, url)
         try:
             async with _admission(url, self.policy.per_host):
-                result = await self.ctx.fetcher.fetch(url, self.policy, validators)
+                if self.source.render:  # every page of the source, list and detail, through Chromium
+                    if self.ctx.browser is None:
+                        raise FetchError(url, "未配置浏览器 no browser for render: true")
+                    result = await self.ctx.browser.render(url, self.policy, validators)
+                else:
+                    result = await self.ctx.fetcher.fetch(url, self.policy, validators)
         except FetchError as exc:
             self.fail(url, exc.reason)
             return None
@@ -252,6 +261,8 @@ class _Run:
         with_hits = [item for item, found in matched if found]
         if with_hits and self.ctx.evidence is not None:
             await asyncio.to_thread(self.ctx.evidence.save, result, with_hits)
+            if self.screenshot:
+                self.shots[result.sha256] = result
         found_at = self.ctx.clock()
         digest = result.sha256 if matched else None
         entries = [queries.NewItem(item, found, found_at, self.ctx.channels_for, digest, self.run_id)
@@ -274,7 +285,29 @@ class _Run:
                 self.ctx.on_alert()
         self.stats.new_items += new
         self.stats.hits += hits
+        for digest in {entry.body_sha256 for entry in entries if entry.hits}:
+            page = self.shots.pop(digest or "", None)
+            if page is not None and hits:
+                await self.take_screenshot(page)
         return new, hits
+
+    async def take_screenshot(self, page: FetchResult) -> None:
+        """The page's screenshot into its evidence bundle, after the hit is committed: best effort,
+        bounded by the browser's page timeout; a failure is logged, never raised."""
+        evidence, browser = self.ctx.evidence, self.ctx.browser
+        if evidence is None or browser is None:
+            return
+        try:
+            if await asyncio.to_thread(evidence.has_screenshot, page.sha256):
+                return
+            # A rendered DOM already holds its scripts' output: shown without running them again.
+            png = await browser.screenshot(page.final_url, self.policy, html=page.text,
+                                           javascript=not self.source.render)
+            await asyncio.to_thread(evidence.add_screenshot, page.sha256, png, self.ctx.clock())
+        except FetchError as exc:
+            log.warning("screenshot failed source=%s url=%s error=%r", self.source.id, page.final_url, exc.reason)
+        except Exception:  # the hit is stored; a screenshot problem must not fail the run
+            log.exception("screenshot failed source=%s url=%s", self.source.id, page.final_url)
 
     async def detail(self, url: str) -> None:
         page = await self._read(url)
@@ -324,9 +357,11 @@ class _Run:
 
 
 async def crawl_source(source: SourceSpec, adapter: Adapter, policy: FetchPolicy, ctx: RunContext, *,
-                       max_items: int = DEFAULT_MAX_ITEMS, run_id: int | None = None) -> RunStats:
-    """One patrol of one source. Expected failures are counted in the stats, never raised."""
-    run = _Run(source, adapter, policy, max_items, run_id, ctx)
+                       max_items: int = DEFAULT_MAX_ITEMS, run_id: int | None = None,
+                       screenshot: bool = False) -> RunStats:
+    """One patrol of one source. Expected failures are counted in the stats, never raised.
+    ``screenshot``: add a full-page screenshot to the evidence of each page with a new hit."""
+    run = _Run(source, adapter, policy, max_items, run_id, ctx, screenshot=screenshot)
     links: list[str] = []
     try:
         start_urls = adapter.start_urls(source)

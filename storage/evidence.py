@@ -5,6 +5,10 @@ Files are content-addressed by the SHA-256 of the response body, which the ``ite
 records, so a bundle is written before the database commit (a stored hit always has its evidence)
 and writing it twice is harmless. Verification compares three independent copies of the digest:
 the WARC payload itself, the manifest, and the database.
+
+An optional full-page screenshot (``<sha256>.png``) is added after the commit, because taking it
+may be slow or fail and must never hold up or endanger the hit: its digest goes into the manifest,
+so ``verify`` detects an altered or removed screenshot, and a bundle without one is still whole.
 """
 
 from __future__ import annotations
@@ -46,6 +50,29 @@ class EvidenceStore:
         folder = self.root / body_sha256[:2]
         return folder / f"{body_sha256}.warc.gz", folder / f"{body_sha256}.json"
 
+    def screenshot_path(self, body_sha256: str) -> Path:
+        return self.root / body_sha256[:2] / f"{body_sha256}.png"
+
+    def has_screenshot(self, body_sha256: str) -> bool:
+        _, manifest_path = self.paths(body_sha256)
+        return manifest_path.exists() and "screenshot" in json.loads(manifest_path.read_text(encoding="utf-8"))
+
+    def add_screenshot(self, body_sha256: str, png: bytes, taken_at: datetime) -> None:
+        """Keep the page's screenshot beside its WARC and record its digest in the manifest.
+
+        The PNG is written (fsynced) before the manifest names it, so a crash in between leaves an
+        unlisted file, never a listed one that is missing. A bundle keeps its first screenshot.
+        """
+        _, manifest_path = self.paths(body_sha256)
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if "screenshot" in manifest:
+            return
+        path = self.screenshot_path(body_sha256)
+        _write_atomic(path, png)
+        manifest["screenshot"] = {"file": path.name, "sha256": hashlib.sha256(png).hexdigest(),
+                                  "taken_at": taken_at.isoformat()}
+        _write_atomic(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
+
     def save(self, result: FetchResult, items: list[Item]) -> str:
         """Write the bundle (idempotent); returns the body digest that names it."""
         digest = result.sha256
@@ -85,16 +112,26 @@ class EvidenceStore:
             problems.append("清单中的 SHA-256 与数据库不符 manifest digest differs from the database")
         if text is None or hashlib.sha256(text).hexdigest() != manifest.get("text_sha256"):
             problems.append("提取文本已被改动 extracted text differs from its manifest digest")
+        shot = manifest.get("screenshot")
+        if isinstance(shot, dict):
+            path = self.screenshot_path(body_sha256)
+            if not path.exists():
+                problems.append(f"截图文件缺失 screenshot missing: {path.name}")
+            elif hashlib.sha256(path.read_bytes()).hexdigest() != shot.get("sha256"):
+                problems.append("截图已被改动 the screenshot differs from its manifest digest")
         return VerifyResult(not problems, tuple(problems), manifest)
 
     def export_zip(self, body_sha256: str, out: Path, extra: dict[str, bytes] | None = None) -> Path:
-        """WARC + extracted text + manifest (+ extra files such as the 处理单) in one ZIP."""
+        """WARC + extracted text + manifest (+ the screenshot, + extra files such as the 处理单) in one ZIP."""
         warc_path, manifest_path = self.paths(body_sha256)
         _, text = _payloads(warc_path.read_bytes())
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
             bundle.write(warc_path, warc_path.name)
             bundle.write(manifest_path, "manifest.json")
             bundle.writestr("text.txt", text or b"")
+            screenshot = self.screenshot_path(body_sha256)
+            if self.has_screenshot(body_sha256) and screenshot.exists():  # only one the manifest vouches for
+                bundle.write(screenshot, "screenshot.png")
             for name, data in (extra or {}).items():
                 bundle.writestr(name, data)
         return out

@@ -454,3 +454,19 @@ async def informant_stats(session: AsyncSession, source_id: str, since: datetime
         .where(ItemRow.source_id == source_id, ItemRow.fetched_at >= since, ItemRow.fetched_at < until)
         .group_by(ItemRow.author).order_by(ItemRow.author))
     return [InformantStats(author or "", int(n), int(ok or 0)) for author, n, ok in rows.all()]
+
+# --- the web desk: ledger and dashboard ------------------------------------------------------------
+
+async def runs_between(session: AsyncSession, since: datetime, until: datetime) -> list[RunRow]:
+    """Every run started in [since, until), oldest first: the patrol ledger of those days."""
+    query = (select(RunRow).where(RunRow.started_at >= since, RunRow.started_at < until)
+             .order_by(RunRow.started_at, RunRow.id))
+    return list((await session.scalars(query)).all())
+
+
+async def hit_facts(session: AsyncSession, since: datetime) -> list[tuple[datetime, str, str]]:
+    """(found_at, category, source_id) of every hit since ``since``: the dashboard groups them by day."""
+    rows = await session.execute(
+        select(HitRow.found_at, HitRow.category, ItemRow.source_id).join(ItemRow, HitRow.item_id == ItemRow.id)
+        .where(HitRow.found_at >= since).order_by(HitRow.found_at))
+    return [(found_at, category, source_id) for found_at, category, source_id in rows.all()]

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AlertRow, AuditRow, DepartmentRow, HitRow, ItemRow, UserRow
+from storage.models import AlertRow, AuditRow, DepartmentRow, HitRow, IncidentRow, ItemRow, UserRow
 
 GENESIS = "0" * 64
 AUDIT_LOCK_KEY = 0x79_75_71_69_6E_67  # "yuqing" in ASCII: the advisory lock of the audit chain (PostgreSQL)
@@ -383,3 +383,54 @@ async def load_case_file(session: AsyncSession, alert_id: int) -> CaseFile:
             .where(AlertRow.incident_id == incident_id).order_by(AlertRow.created_at, AlertRow.id))
         copies = tuple(Copy(*row) for row in found.all())
     return CaseFile(case, text, fetched_at, tuple(contacts), history, copies)
+
+# --- the web desk: incidents and handling time ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Incident:
+    """One story: its primary case and every copy of it in order of discovery (the propagation path)."""
+
+    incident_id: int
+    title: str
+    created_at: datetime
+    primary_alert_id: int | None
+    copies: tuple[Copy, ...]  # one per page, the first included
+    state: str | None = None  # the primary case's
+    grade: str | None = None
+
+    @property
+    def sources(self) -> int:
+        return len({copy.source_id for copy in self.copies})
+
+
+async def list_incidents(session: AsyncSession, limit: int | None = 50, *, since: datetime | None = None,
+                         incident_id: int | None = None) -> list[Incident]:
+    """The newest incidents with their copies; ``incident_id`` picks one (empty list: no such incident)."""
+    query = (select(IncidentRow, AlertRow.state, AlertRow.grade)
+             .outerjoin(AlertRow, AlertRow.id == IncidentRow.primary_alert_id)
+             .order_by(IncidentRow.created_at.desc(), IncidentRow.id.desc()).limit(limit))
+    if since is not None:
+        query = query.where(IncidentRow.created_at >= since)
+    if incident_id is not None:
+        query = query.where(IncidentRow.id == incident_id)
+    incidents = (await session.execute(query)).all()
+    if not incidents:
+        return []
+    found = await session.execute(
+        select(AlertRow.incident_id, AlertRow.id, ItemRow.source_id, ItemRow.url, ItemRow.title, AlertRow.created_at,
+               ItemRow.published_at)
+        .join(HitRow, AlertRow.hit_id == HitRow.id).join(ItemRow, HitRow.item_id == ItemRow.id)
+        .where(AlertRow.incident_id.in_([i.id for i, *_ in incidents])).order_by(AlertRow.created_at, AlertRow.id))
+    pages: dict[int, dict[str, Copy]] = {}
+    for incident, *copy in found.all():
+        pages.setdefault(incident, {}).setdefault(copy[2], Copy(*copy))
+    return [Incident(i.id, i.title, i.created_at, i.primary_alert_id, tuple(pages.get(i.id, {}).values()), state, grade)
+            for i, state, grade in incidents]
+
+
+async def handling_times(session: AsyncSession, since: datetime) -> list[tuple[str, datetime, datetime]]:
+    """(grade, found, closed) of every case closed since ``since``, from its closing audit entry."""
+    rows = await session.execute(
+        select(AlertRow.grade, AlertRow.created_at, AuditRow.at).join(AuditRow, AuditRow.alert_id == AlertRow.id)
+        .where(AuditRow.action == "close", AuditRow.at >= since).order_by(AuditRow.at))
+    return [(grade, found, closed) for grade, found, closed in rows.all()]

@@ -98,6 +98,7 @@ class Politeness(_Strict):
     jitter: Seconds | None = None
     weekdays: Weekdays = None
     max_items: int | None = Field(default=None, ge=1, description="每次巡查最多抓取的新文章数")
+    screenshot: bool | None = Field(default=None, description="命中时用无头浏览器给页面整页截图，存入证据")
 
 
 class SourceSpec(Politeness):
@@ -117,6 +118,7 @@ class SourceSpec(Politeness):
     link_selector: str | None = None
     title_selector: str | None = None
     text_selector: str | None = None
+    render: bool = Field(default=False, description="用无头 Chromium 打开本来源的每个页面（列表页和文章页），执行脚本后再解析")
     enabled: bool = True
 
     @field_validator("encoding")
@@ -155,6 +157,14 @@ class SourceSpec(Politeness):
         return self.name or self.id
 
 
+class BrowserOptions(_Strict):
+    """``browser:`` — the headless Chromium used by ``render: true`` and ``screenshot: true``."""
+
+    executable: str | None = Field(default=None, description="Chromium 路径，默认 PATH 里的 chromium")
+    pages: int = Field(default=2, ge=1, le=16, description="同时打开的页面数（整个进程）")
+    timeout: PositiveSeconds = Field(default=30.0, description="每个页面（含截图）的时限")
+
+
 class SourcesFile(_Strict):
     """The whole ``sources.yaml``."""
 
@@ -163,6 +173,7 @@ class SourcesFile(_Strict):
     defaults: Politeness = Field(default_factory=Politeness)
     allow_private_networks: bool = False
     user_agent: str | None = None
+    browser: BrowserOptions = Field(default_factory=BrowserOptions)
     sources: list[SourceSpec] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -181,6 +192,10 @@ class SourcesFile(_Strict):
             if value is not None:
                 return value
         return builtin
+
+    def needs_browser(self, source: SourceSpec) -> bool:
+        """Whether patrolling this source uses Chromium (to render pages or to take screenshots)."""
+        return source.render or bool(self.setting(source, "screenshot", False))
 
     def schedule(self, source: SourceSpec) -> PatrolSchedule:
         windows = source.windows if source.windows is not None else self.windows
