@@ -98,13 +98,14 @@ def add_run(paragraph: Paragraph, text: str, *, font: str = FANG, size: float = 
 class OfficialDocument:
     """One document under construction, with the house style of the forms."""
 
-    def __init__(self, title: str, institution: str, unit_label: str, number: str, generated_at: datetime) -> None:
+    def __init__(self, title: str, institution: str, unit_label: str, number: str, generated_at: datetime,
+                 subject: str | None = None) -> None:
         self.doc: DocxDocument = Document()
         self._page()
         self._normal()
         props = self.doc.core_properties
         props.title, props.author, props.last_modified_by = title, institution, "yuqing"
-        props.subject, props.comments = f"告警 {number}", "舆情监测系统 yuqing 生成"
+        props.subject, props.comments = subject or f"告警 {number}", "舆情监测系统 yuqing 生成"
         props.created = props.modified = generated_at.astimezone(timezone.utc).replace(tzinfo=None)
         props.language = "zh-CN"
         # title, then the issuing unit on the left and the number on the right of one line
@@ -162,6 +163,17 @@ class OfficialDocument:
     def note(self, text: str) -> None:
         paragraph = self._paragraph(before=6)
         add_run(paragraph, text, size=WU_HAO)
+
+    def text(self, text: str) -> None:
+        """A body paragraph, first line indented by two characters as official documents are."""
+        paragraph = self._paragraph(after=2, line=1.4)
+        paragraph.paragraph_format.first_line_indent = Pt(XIAO_SI * 2)
+        add_run(paragraph, text, size=XIAO_SI)
+
+    def picture(self, png: bytes, width_cm: float = TEXT_W) -> None:
+        """A chart, centred across the type area."""
+        paragraph = self._paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, before=4, after=4, line=1.0)
+        paragraph.add_run().add_picture(io.BytesIO(png), width=Cm(width_cm))
 
     def signatures(self, *pairs: tuple[str, str]) -> None:
         """A line of signatures under a table: 填报人：……  日期：……"""
