@@ -101,6 +101,7 @@ def check(ctx: typer.Context) -> None:
         if source.type not in ADAPTERS:
             typer.echo(f"警告 warning: sources.yaml: {source.id}: 类型 {source.type} 的适配器尚未实现，巡查会记为失败",
                        err=True)
+    _check_browser(config)
     groups = config.keywords.groups
     out.print(f"关键词组 groups: {len(groups)} ({', '.join(groups)})")
     out.print(f"规则 rules: {len(config.keywords.rules)} ({', '.join(r.id for r in config.keywords.rules)})")
@@ -108,6 +109,21 @@ def check(ctx: typer.Context) -> None:
     out.print(f"告警渠道 channels: {len(channels)} ({', '.join(c.key for c in channels) or '无 none'})")
     out.print(f"时区 timezone: {config.sources.timezone}")
     out.print("[green]配置有效 configuration OK[/green]")
+
+
+def _check_browser(config: Config) -> None:
+    """Sources with render/screenshot need Chromium and Playwright: say so now, not at 13:00."""
+    from crawler.fetch.browser import BrowserSettings, browser_problem
+
+    needing = [s.id for s in config.enabled_sources() if config.sources.needs_browser(s)]
+    if not needing:
+        return
+    settings = BrowserSettings.from_config(config.sources.browser)
+    problem = browser_problem(settings)
+    if problem is not None:
+        typer.echo(f"错误 error: sources.yaml: {', '.join(needing)}: 需要浏览器 (render/screenshot): {problem}", err=True)
+        raise typer.Exit(1)
+    out.print(f"浏览器 browser: {settings.resolved_executable()}（{', '.join(needing)}）", highlight=False)
 
 
 @app.command()
