@@ -26,6 +26,7 @@ ACTION_LABELS = MappingProxyType({
     **{action: rule.label for action, rule in RULES.items()},
     "user_add": "添加用户",
     "department_add": "添加部门",
+    "split": "拆分为独立事件",
 })
 CSV_HEADER = ("序号", "时间（北京时间）", "操作人", "告警编号", "操作", "原状态", "新状态", "说明", "详情",
               "UTC 时间", "前一条哈希", "本条哈希")

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.config import Grade
 from alerts.deadlines import CHINA, Deadlines, DeadlineSettings, deadlines_for
 from alerts.people import ROLE_LABELS
+from crawler.dedup import sketch
 from storage import workflow as store
 
 STATE_LABELS = MappingProxyType({
@@ -112,6 +113,10 @@ def check(case: store.Case, actor: store.Person, request: Request, now: datetime
     rule = RULES.get(request.action)
     if rule is None:
         raise WorkflowError(f"未知操作 {request.action!r}，可选：{'、'.join(RULES)} (unknown action)")
+    if case.copy_of is not None:
+        raise WorkflowError(f"告警 {case.alert_id} 是事件 {case.incident_id} 的转载，随主告警 {case.copy_of} 一并处置；"
+                            f"如不是同一事件，先拆分：yuqing incidents split {case.alert_id} "
+                            f"(alert {case.alert_id} is a repost: act on alert {case.copy_of}, or split it off)")
     who = f"用户「{actor.name}」（{ROLE_LABELS.get(actor.role, actor.role)}）"
     if actor.role not in rule.roles:
         raise WorkflowError(f"{who}无权{rule.label} (role {actor.role} may not {request.action})")
@@ -187,3 +192,25 @@ async def apply(session: AsyncSession, alert_id: int, actor: str, request: Reque
             session, at=now, actor=person.name, alert_id=alert_id, action=request.action, from_state=case.state,
             to_state=target, note=(request.note or "").strip() or None, detail=detail or None)
     return Outcome(alert_id, request.action, case.state, target, entry.seq)
+
+
+async def split(session: AsyncSession, alert_id: int, actor: str, *, note: str | None = None,
+                now: datetime | None = None) -> Outcome:
+    """Undo a wrong fold: the repost ``alert_id`` becomes the primary case of an incident of its
+    own, audited in the same transaction. Its deadlines run from its own discovery."""
+    now = now or datetime.now(timezone.utc)
+    async with store.write_transaction(session):
+        case = await store.load_case(session, alert_id, lock=True)
+        person = await store.find_user(session, actor)
+        if person.role not in _STAFF:
+            raise WorkflowError(f"用户「{person.name}」（{ROLE_LABELS.get(person.role, person.role)}）无权拆分事件 "
+                                "(only admins and operators split incidents)")
+        if case.copy_of is None:
+            raise WorkflowError(f"告警 {alert_id} 不是转载，无需拆分 (alert {alert_id} is not a repost)")
+        text = (await store.load_case_file(session, alert_id)).text
+        incident = await store.split_incident(session, alert_id, sketch=sketch(f"{case.title}\n{text}"), now=now)
+        entry = await store.append_audit(
+            session, at=now, actor=person.name, alert_id=alert_id, action="split", from_state=case.state,
+            to_state=case.state, note=(note or "").strip() or None,
+            detail={"from_incident": case.incident_id, "incident": incident, "primary_was": case.copy_of})
+    return Outcome(alert_id, "split", case.state, case.state, entry.seq)

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from crawler.app import App, data_db_url
 from crawler.cli_console import register as register_console
+from crawler.cli_incidents import incidents_app
 from crawler.cli_rules import rules_app
 from crawler.cli_triage import alerts_app, audit_app, departments_app, users_app
 from crawler.config.loader import Config, load_config
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 evidence_app = typer.Typer(help="证据：核验与导出 evidence bundles", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(incidents_app, name="incidents")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(departments_app, name="departments")

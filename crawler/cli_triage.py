@@ -156,11 +156,13 @@ def list_alerts(
     overdue_only: Annotated[bool, typer.Option("--overdue", help="只看已超过处置时限的告警")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    reposts: Annotated[bool, typer.Option("--reposts", help="也列出已并入事件的转载（随主告警处置）")] = False,
 ) -> None:
-    """列出告警：状态、等级、标题、责任部门、下一个处置时限和倒计时（北京时间），新的在前。"""
+    """列出告警：状态、等级、标题、责任部门、下一个处置时限和倒计时（北京时间），新的在前。
+    同一事件的转载并入其主告警，不单独列出（yuqing incidents 查看传播路径）。"""
     wanted = [_state(state)] if state else (sorted(OPEN_STATES) if overdue_only else None)
     settings, now = _settings(ctx), _now()
-    cases = _run(ctx, lambda s: store.list_cases(s, wanted, None if overdue_only else limit))
+    cases = _run(ctx, lambda s: store.list_cases(s, wanted, None if overdue_only else limit, reposts=reposts))
     rows = []
     for case in cases:
         deadlines = case_deadlines(case, settings)
@@ -173,7 +175,8 @@ def list_alerts(
             "id": case.alert_id, "state": case.state, "state_label": STATE_LABELS[case.state], "grade": case.grade,
             "emergency": case.emergency, "category": case.category, "rule_id": case.rule_id, "title": case.title,
             "url": case.url, "source_id": case.source_id, "department": case.department,
-            "found_at": case.found_at.astimezone(CHINA).isoformat(),
+            "found_at": case.found_at.astimezone(CHINA).isoformat(), "incident_id": case.incident_id,
+            "repost_of": case.copy_of,
             "deadlines": {kind: due.astimezone(CHINA).isoformat() for kind, due in deadlines.items()},
             "overdue": missed,
         } for case, deadlines, missed in rows], ensure_ascii=False, indent=2))
@@ -240,6 +243,11 @@ def show_alert(ctx: typer.Context, alert_id: AlertId) -> None:
               f"发现时间：{_local(case.found_at, '%Y-%m-%d %H:%M:%S')}（北京时间）"]
     if case.department:
         lines.append(f"责任部门：{case.department}")
+    if case.copy_of is not None:
+        lines.append(f"事件：{case.incident_id}，本条是转载，随主告警 {case.copy_of} 处置"
+                     f"（yuqing incidents show {case.incident_id}）")
+    elif case.incident_id is not None:
+        lines.append(f"事件：{case.incident_id}（传播路径：yuqing incidents show {case.incident_id}）")
     lines += ["", "处置时限（北京时间）："]
     lines += [f"  {LABELS[kind]}：{_deadline_line(kind, due, case, history, now)}"
               for kind, due in case_deadlines(case, settings).items()]

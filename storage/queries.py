@@ -11,8 +11,13 @@ from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crawler.dedup import same_story, sketch
 from crawler.types import AlertPayload, FetchResult, Hit, Item, NoticePayload, Payload, RunStats, Validators
-from storage.models import AlertRow, DeliveryRow, FetchState, HitRow, ItemRow, NoticeRow, RunRow
+from storage.models import AlertRow, DeliveryRow, FetchState, HitRow, IncidentRow, ItemRow, LinkState, NoticeRow, RunRow
+
+# A repost folds into an incident first seen at most this long before it, unless that incident's
+# case is closed (已结案): a story that comes back after closure is a new case.
+FOLD_WITHIN = timedelta(days=7)
 
 
 def idempotency_key(url: str, rule_id: str) -> str:
@@ -59,6 +64,45 @@ def _apply_fetch_state(row: FetchState, result: FetchResult) -> None:
         row.etag, row.last_modified = validators.etag, validators.last_modified
     row.last_status = result.status
     row.last_fetched_at = result.fetched_at
+
+
+# --- followed links ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Followed:
+    """A list page's link that was followed to its end (``LinkState``): the list's ``version`` of
+    it (None: read it again next time) and the last page of it read."""
+
+    url: str
+    source_id: str
+    version: str | None
+    page: int | None
+    page_url: str | None
+    seen_at: datetime
+
+
+async def followed_links(session: AsyncSession, urls: Iterable[str]) -> dict[str, LinkState]:
+    """The links among ``urls`` followed before, by URL."""
+    wanted = list(dict.fromkeys(urls))
+    found: dict[str, LinkState] = {}
+    for i in range(0, len(wanted), 500):
+        rows = await session.scalars(select(LinkState).where(LinkState.url.in_(wanted[i : i + 500])))
+        found.update((row.url, row) for row in rows.all())
+    return found
+
+
+async def save_followed(session: AsyncSession, links: Sequence[Followed]) -> None:
+    """Remember ``links`` as followed (the last of a URL wins); not committed, so it goes with the
+    caller's transaction."""
+    latest = {link.url: link for link in links}
+    rows = await followed_links(session, latest)
+    for url, link in latest.items():
+        row = rows.get(url)
+        if row is None:
+            row = LinkState(url=url)
+            session.add(row)
+        row.source_id, row.version, row.seen_at = link.source_id, link.version, link.seen_at
+        row.page, row.page_url = link.page, link.page_url
 
 
 # --- items, hits, alerts -----------------------------------------------------------------------
@@ -135,6 +179,9 @@ async def store_items(session: AsyncSession, entries: Sequence[NewItem],
         if entry.item.url not in taken:
             taken.add(entry.item.url)
             fresh.append((index, entry))
+    stories = {index: sketch(f"{e.item.title}\n{e.item.text}") for index, e in fresh if e.hits}
+    incidents = await foldable_incidents(session, min(e.found_at for _, e in fresh) - FOLD_WITHIN) \
+        if any(stories.values()) else []
     try:
         # Items go in as one executemany, their ids come back with one look-up: a flush of ORM
         # objects would send one INSERT … RETURNING per row, and every round trip of a
@@ -174,6 +221,11 @@ async def store_items(session: AsyncSession, entries: Sequence[NewItem],
         alert_ids: dict[int, list[int]] = {}
         for index, entry, alert in alert_rows:
             alert_ids.setdefault(index, []).append(alert.id)
+        reposts = await _fold(session, {i: [a for j, _, a in alert_rows if j == i] for i in alert_ids},
+                              {i: e for i, e in fresh}, stories, incidents)
+        for index, entry, alert in alert_rows:
+            if index in reposts:
+                continue  # the incident's first alert was delivered; a repost is a line in its propagation path
             for channel in entry.channels_for(alert.grade):
                 session.add(DeliveryRow(alert_id=alert.id, channel=channel, status="pending",
                                         attempts=0, next_attempt_at=entry.found_at))
@@ -184,6 +236,53 @@ async def store_items(session: AsyncSession, entries: Sequence[NewItem],
     for index, entry in fresh:
         out[index] = StoredItem(ids[entry.item.url], tuple(alert_ids.get(index, ())))
     return out
+
+
+@dataclass
+class _Incident:
+    id: int
+    sketch: list[int]
+
+
+async def foldable_incidents(session: AsyncSession, since: datetime) -> list[_Incident]:
+    """Incidents a new copy may fold into: first seen since ``since``, their case not closed."""
+    rows = await session.execute(
+        select(IncidentRow.id, IncidentRow.sketch).join(AlertRow, AlertRow.id == IncidentRow.primary_alert_id)
+        .where(IncidentRow.created_at >= since, AlertRow.state != "closed").order_by(IncidentRow.id))
+    return [_Incident(incident_id, list(story)) for incident_id, story in rows.all() if story]
+
+
+async def _fold(session: AsyncSession, alerts: dict[int, list[AlertRow]], entries: dict[int, NewItem],
+                stories: dict[int, list[int]], incidents: list[_Incident]) -> set[int]:
+    """Put each new item's alerts into the incident of its story — an open one it reposts, or a
+    new one whose primary case is the item's first alert — and return the indexes of reposts.
+
+    Items of one batch are taken in order, so the second copy of a story seen in the same patrol
+    folds into the incident the first one opened."""
+    reposts: set[int] = set()
+    opened: list[tuple[IncidentRow, AlertRow]] = []
+    for index, rows in alerts.items():
+        story = stories.get(index, [])
+        found = same_story(story, ((c, c.sketch) for c in incidents)) if story else None
+        if found is not None:
+            reposts.add(index)
+            for row in rows:
+                row.incident_id = found.id
+            continue
+        item = entries[index].item
+        incident = IncidentRow(title=item.title or item.text[:60], sketch=story, created_at=entries[index].found_at)
+        session.add(incident)
+        await session.flush()
+        opened.append((incident, rows[0]))
+        for row in rows:
+            row.incident_id = incident.id
+        if story:
+            incidents.append(_Incident(incident.id, story))
+    for incident, primary in opened:
+        incident.primary_alert_id = primary.id
+    if alerts:
+        await session.flush()
+    return reposts
 
 
 @dataclass(frozen=True)
@@ -455,14 +554,8 @@ async def informant_stats(session: AsyncSession, source_id: str, since: datetime
         .group_by(ItemRow.author).order_by(ItemRow.author))
     return [InformantStats(author or "", int(n), int(ok or 0)) for author, n, ok in rows.all()]
 
-# --- the web desk: ledger and dashboard ------------------------------------------------------------
 
-async def runs_between(session: AsyncSession, since: datetime, until: datetime) -> list[RunRow]:
-    """Every run started in [since, until), oldest first: the patrol ledger of those days."""
-    query = (select(RunRow).where(RunRow.started_at >= since, RunRow.started_at < until)
-             .order_by(RunRow.started_at, RunRow.id))
-    return list((await session.scalars(query)).all())
-
+# --- the web desk: dashboard ---------------------------------------------------------------------
 
 async def hit_facts(session: AsyncSession, since: datetime) -> list[tuple[datetime, str, str]]:
     """(found_at, category, source_id) of every hit since ``since``: the dashboard groups them by day."""

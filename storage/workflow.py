@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AlertRow, AuditRow, DepartmentRow, HitRow, IncidentRow, ItemRow, UserRow
@@ -88,18 +88,25 @@ class Case:
     snippet: str
     published_at: datetime | None
     author: str | None
+    incident_id: int | None = None
+    # The incident's primary alert when this one is a repost of its story: the primary carries the
+    # case (grade, deadlines, state); a repost is a line in the propagation path.
+    copy_of: int | None = None
 
 
 _CASES = (
-    select(AlertRow, HitRow, ItemRow, DepartmentRow.name)
+    select(AlertRow, HitRow, ItemRow, DepartmentRow.name, IncidentRow.primary_alert_id)
     .join(HitRow, AlertRow.hit_id == HitRow.id)
     .join(ItemRow, HitRow.item_id == ItemRow.id)
     .outerjoin(DepartmentRow, AlertRow.department_id == DepartmentRow.id)
+    .outerjoin(IncidentRow, AlertRow.incident_id == IncidentRow.id)
 )
+# A primary case: in no incident (alerts from before incidents existed) or its incident's first.
+_PRIMARY = or_(IncidentRow.primary_alert_id.is_(None), IncidentRow.primary_alert_id == AlertRow.id)
 
 
 def _case(row: Sequence[Any]) -> Case:
-    alert, hit, item, department = row
+    alert, hit, item, department, primary = row
     return Case(
         alert_id=alert.id, state=alert.state, grade=alert.grade, found_at=alert.created_at,
         emergency=alert.emergency, emergency_at=alert.emergency_at, emergency_by=alert.emergency_by,
@@ -108,7 +115,8 @@ def _case(row: Sequence[Any]) -> Case:
         reply_text=alert.reply_text, closing_report=alert.closing_report,
         title=item.title, url=item.url, source_id=item.source_id, category=hit.category, rule_id=hit.rule_id,
         terms=sorted({t["term"] for t in hit.terms}), snippet=hit.snippet, published_at=item.published_at,
-        author=item.author,
+        author=item.author, incident_id=alert.incident_id,
+        copy_of=primary if primary is not None and primary != alert.id else None,
     )
 
 
@@ -124,9 +132,12 @@ async def load_case(session: AsyncSession, alert_id: int, *, lock: bool = False)
 
 
 async def list_cases(session: AsyncSession, states: Collection[str] | None = None,
-                     limit: int | None = None) -> list[Case]:
-    """Newest first; ``states`` None means every state."""
+                     limit: int | None = None, *, reposts: bool = False) -> list[Case]:
+    """Newest first; ``states`` None means every state. Reposts (``Case.copy_of``) are left out
+    unless asked for: their incident's primary case is the one to work."""
     query = _CASES.order_by(AlertRow.created_at.desc(), AlertRow.id.desc()).limit(limit)
+    if not reposts:
+        query = query.where(_PRIMARY)
     if states is not None:
         query = query.where(AlertRow.state.in_(list(states)))
     return [_case(row) for row in (await session.execute(query)).all()]
@@ -374,15 +385,31 @@ async def load_case_file(session: AsyncSession, alert_id: int) -> CaseFile:
         select(AuditRow, UserRow.role).outerjoin(UserRow, UserRow.name == AuditRow.actor)
         .where(AuditRow.alert_id == alert_id).order_by(AuditRow.seq))
     history = tuple(Step(_entry(row), role) for row, role in rows.all())
-    copies: tuple[Copy, ...] = ()
-    if incident_id is not None:
-        found = await session.execute(
-            select(AlertRow.id, ItemRow.source_id, ItemRow.url, ItemRow.title, AlertRow.created_at,
-                   ItemRow.published_at)
-            .join(HitRow, AlertRow.hit_id == HitRow.id).join(ItemRow, HitRow.item_id == ItemRow.id)
-            .where(AlertRow.incident_id == incident_id).order_by(AlertRow.created_at, AlertRow.id))
-        copies = tuple(Copy(*row) for row in found.all())
+    copies = await incident_copies(session, incident_id) if incident_id is not None else ()
     return CaseFile(case, text, fetched_at, tuple(contacts), history, copies)
+
+
+# --- incidents ---------------------------------------------------------------------------------
+
+async def incident_copies(session: AsyncSession, incident_id: int) -> tuple[Copy, ...]:
+    """Every page carrying the incident's story, in order of discovery."""
+    found = await list_incidents(session, incident_id=incident_id)
+    return found[0].copies if found else ()
+
+
+async def split_incident(session: AsyncSession, alert_id: int, *, sketch: list[int], now: datetime) -> int:
+    """Move the page of ``alert_id`` (all its alerts) into a new incident of which it is the
+    primary case; the new incident's id. Not committed: the caller audits it in the same transaction."""
+    item_id = await session.scalar(select(HitRow.item_id).join(AlertRow, AlertRow.hit_id == HitRow.id)
+                                   .where(AlertRow.id == alert_id))
+    title = await session.scalar(select(ItemRow.title).where(ItemRow.id == item_id))
+    incident = IncidentRow(primary_alert_id=alert_id, title=title or "", sketch=sketch, created_at=now)
+    session.add(incident)
+    await session.flush()
+    await session.execute(update(AlertRow).where(AlertRow.hit_id.in_(select(HitRow.id).where(HitRow.item_id == item_id)))
+                          .values(incident_id=incident.id))
+    return incident.id
+
 
 # --- the web desk: incidents and handling time ---------------------------------------------------
 

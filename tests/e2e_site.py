@@ -33,18 +33,19 @@ rules:
 FILLER = "县城今天天气晴朗，街道整洁，市民在广场上散步，商户照常营业，交通秩序良好。" * 2
 
 
-def article(title: str, body: str, charset: str = "utf-8") -> str:
+def article(title: str, body: str, charset: str = "utf-8", filler: str = "") -> str:
+    """A news page; ``filler`` is a second paragraph (pages sharing one would read as one story)."""
     return f"""<!doctype html><html><head><meta charset="{charset}"><title>{title}_化隆新闻网</title></head>
 <body><div class="nav"><a href="/">首页</a> <a href="/list.html">新闻</a></div>
 <div class="article"><h1>{title}</h1><p class="info">来源：化隆新闻网 2026-11-30 13:05</p>
-<p>{body}</p><p>{FILLER}</p></div><div class="footer">版权所有 化隆新闻网</div></body></html>"""
+<p>{body}</p><p>{filler}</p></div><div class="footer">版权所有 化隆新闻网</div></body></html>"""
 
 
 PAGES = {
     "/news/1.html": article("幼儿园午餐后多名幼儿不适", "有家长反映，化隆二幼多名幼儿午餐后出现呕吐症状，已送医观察。"),
     "/news/2.html": article("县里举行食品安全应急演练", "化隆县第二幼儿园今天举行食物中毒应急演练，模拟幼儿呕吐送医流程。"),
     "/news/3.html": article("县二幼开展读书月活动", "县二幼开展读书月活动。" + FILLER + "另据报道，外地一所学校发生腹泻病例。"),
-    "/news/4.html": article("城区道路改造完成", "城区主干道改造工程完工，通行能力提升。"),
+    "/news/4.html": article("城区道路改造完成", "城区主干道改造工程完工，通行能力提升。", filler=FILLER),
     "/news/5.html": article("家长：孩子腹泻不止", "化隆县第二幼儿园小班有幼儿腹泻，家长希望园方说明情况。", "gbk"),
 }
 LIST = """<html><head><meta charset="utf-8"><title>新闻列表</title></head><body>

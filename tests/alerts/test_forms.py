@@ -125,7 +125,8 @@ async def test_the_three_forms_of_a_closed_case(sessions: Sessions) -> None:
     file = await case_file(sessions, alert_id)
     assert [s.entry.action for s in file.history] == ["assess", "emergency", "report", "dispatch", "reply", "close"]
     assert [s.role for s in file.history] == ["operator", "operator", "operator", "leader", "department", "operator"]
-    assert file.department_contacts == ("保教处主任 0972-1234567",) and file.copies == ()
+    assert file.department_contacts == ("保教处主任 0972-1234567",)
+    assert [c.alert_id for c in file.copies] == [alert_id]  # an incident of one page: no repost yet
     at = T0 + 1000 * M
     names = {"county-news": "化隆县新闻网"}
 

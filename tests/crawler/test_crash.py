@@ -18,10 +18,15 @@ from e2e_site import article, serve_site, write_config
 KILLS = 8
 
 
+def story(n: int) -> str:
+    """Sixty characters of page n's own: each page is a different story, not a repost to fold."""
+    return "".join(chr(0x4E00 + (n * 7919 + i * 104729) % 20000) for i in range(60))
+
+
 def publish(site: Site, n: int) -> None:
     """Page n mentions the kindergarten with a symptom: one food-safety alert each."""
     site.add(f"/news/live-{n}.html", article(f"家长反映化隆二幼幼儿不适（{n}）",
-                                             f"第{n}位家长反映，化隆二幼孩子午饭后呕吐。"))
+                                             f"第{n}位家长反映，化隆二幼孩子午饭后呕吐。", filler=story(n)))
     links = "".join(f'<li><a href="/news/live-{i}.html">第{i}条</a></li>' for i in range(n, 0, -1))
     site.add("/list.html", f'<html><body><ul class="news-list">{links}</ul></body></html>')
 
