@@ -1,0 +1,146 @@
+"""``render: true`` and evidence screenshots as a user runs them: ``yuqing check``, ``crawl --once``,
+``evidence verify`` and ``evidence export`` as real processes against a loopback site whose list
+and article are written by JavaScript."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import zipfile
+from pathlib import Path
+
+from e2e_site import INSTITUTION, RULES, yuqing
+from loopback import Site
+
+SAMPLES = Path(__file__).resolve().parents[2] / "test-output" / "browser"
+ARTICLE = "/2026/11/30/1.html"
+LIST = """<!doctype html><html><head><meta charset="utf-8"><title>化隆新闻</title></head><body>
+<ul id="list"></ul><script>
+document.getElementById('list').innerHTML = '<li><a href="{prefix}{article}">化隆二幼多名幼儿午餐后不适</a></li>';
+</script></body></html>"""
+SHELL = """<!doctype html><html><head><meta charset="utf-8"><title>正在加载</title>
+<script src="/article.js"></script></head><body><div id="app">加载中……</div></body></html>"""
+ARTICLE_JS = """document.addEventListener('DOMContentLoaded', () => {
+  document.title = '幼儿园午餐后多名幼儿不适_化隆新闻网';
+  document.getElementById('app').innerHTML = '<h1>幼儿园午餐后多名幼儿不适</h1>'
+    + '<p class="info">来源：化隆新闻网 2026-11-30 13:05</p>'
+    + '<p>有家长反映，化隆二幼多名幼儿午餐后出现呕吐症状，已送医观察。园方表示正在配合调查。</p>'
+    + '<p>县城今天天气晴朗，街道整洁，市民在广场上散步，商户照常营业，交通秩序良好。</p>';
+});"""
+
+
+def serve(site: Site) -> None:
+    for prefix in ("/a", "/b", "/c"):
+        site.add(f"{prefix}/list.html", LIST.format(prefix=prefix, article=ARTICLE))
+        site.add(prefix + ARTICLE, SHELL)
+    site.add("/article.js", ARTICLE_JS, "application/javascript; charset=utf-8")
+
+
+def write_config(folder: Path, site: Site, sources: str, browser: str = "{pages: 2, timeout: 20s}") -> None:
+    (folder / "keywords").mkdir(parents=True, exist_ok=True)
+    (folder / "keywords" / "institution.yaml").write_text(INSTITUTION, encoding="utf-8")
+    (folder / "keywords" / "rules.yaml").write_text(RULES, encoding="utf-8")
+    (folder / "sources.yaml").write_text(f"""\
+timezone: Asia/Shanghai
+allow_private_networks: true
+windows: always
+defaults: {{every: 15m, per_host: 2, delay: 0s, jitter: 0s, retries: 0}}
+browser: {browser}
+sources:
+{sources.format(base=site.base)}""", encoding="utf-8")
+
+
+async def test_render_source_hit_gets_a_verified_screenshot(tmp_path: Path) -> None:
+    site = await Site().start()
+    try:
+        serve(site)
+        config, data = tmp_path / "config", tmp_path / "data"
+        write_config(config, site, """\
+  - id: js-plain
+    type: news
+    url: {base}/a/list.html
+  - id: js-render
+    type: news
+    url: {base}/b/list.html
+    render: true
+    screenshot: true
+""")
+        code, out, err = await yuqing(config, data, "check")
+        assert code == 0 and "浏览器 browser:" in out and "js-render" in out, out + err
+
+        code, out, err = await yuqing(config, data, "crawl", "--once")
+        assert code == 0, out + err
+        code, out, _ = await yuqing(config, data, "hits", "--json")
+        hits = json.loads(out)
+        # Only the rendered source saw the script-written link and article text.
+        assert [(h["url"].removeprefix(site.base), h["rule_id"]) for h in hits] == [("/b" + ARTICLE, "food-safety")]
+        assert hits[0]["title"] == "幼儿园午餐后多名幼儿不适"
+        assert site.hits.get("/a" + ARTICLE, 0) == 0 and site.hits["/b" + ARTICLE] == 1
+
+        db = sqlite3.connect(data / "yuqing.db")
+        ledger = {row[0]: row[1:] for row in db.execute("select source_id, status, new_items from runs")}
+        alert_id = db.execute("select id from alerts").fetchone()[0]
+        db.close()
+        assert ledger == {"js-plain": ("partial", 0), "js-render": ("ok", 1)}  # no article links without scripts
+
+        [manifest_path] = (data / "evidence").glob("*/*.json")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        png = manifest_path.with_suffix(".png")
+        assert manifest["screenshot"]["file"] == png.name and png.read_bytes()[:4] == b"\x89PNG"
+        SAMPLES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, SAMPLES / "evidence-screenshot.png")
+
+        code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
+        assert code == 0 and "证据完好" in out, out + err
+        bundle = tmp_path / "e.zip"
+        code, out, err = await yuqing(config, data, "evidence", "export", str(alert_id), "--out", str(bundle))
+        assert code == 0, out + err
+        with zipfile.ZipFile(bundle) as archive:
+            assert archive.read("screenshot.png") == png.read_bytes()
+            assert "呕吐" in archive.read("text.txt").decode("utf-8")
+
+        original = png.read_bytes()
+        png.write_bytes(original[:-20] + bytes(b ^ 0xFF for b in original[-20:]))
+        code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
+        assert code == 1 and "截图已被改动" in err, out + err
+    finally:
+        await site.stop()
+
+
+async def test_missing_chromium_fails_only_the_sources_that_need_it(tmp_path: Path) -> None:
+    site = await Site().start()
+    try:
+        serve(site)
+        site.add("/plain" + ARTICLE, SHELL.replace("加载中……", "化隆二幼多名幼儿午餐后出现呕吐症状，家长要求说明情况。"))
+        site.add("/plain/list.html", LIST.format(prefix="/plain", article=ARTICLE).replace(
+            "<ul id=\"list\"></ul>", f'<ul><li><a href="/plain{ARTICLE}">化隆二幼多名幼儿午餐后不适</a></li></ul>'))
+        config, data = tmp_path / "config", tmp_path / "data"
+        write_config(config, site, """\
+  - id: js-render
+    type: news
+    url: {base}/b/list.html
+    render: true
+  - id: shots
+    type: news
+    url: {base}/plain/list.html
+    screenshot: true
+""", browser="{executable: /nonexistent/chromium}")
+        code, out, err = await yuqing(config, data, "check")
+        assert code == 1 and "找不到浏览器 /nonexistent/chromium" in err and "js-render, shots" in err, out + err
+
+        code, out, err = await yuqing(config, data, "crawl", "--once")
+        assert code == 0, out + err
+        db = sqlite3.connect(data / "yuqing.db")
+        ledger = dict(db.execute("select source_id, status from runs").fetchall())
+        alert_id = db.execute("select id from alerts").fetchone()[0]
+        db.close()
+        assert ledger == {"js-render": "failed", "shots": "ok"}
+        assert "找不到浏览器" in out  # the reason is in the crawl summary
+        # The screenshot could not be taken; the hit and its WARC evidence are whole all the same.
+        [manifest_path] = (data / "evidence").glob("*/*.json")
+        assert "screenshot" not in json.loads(manifest_path.read_text(encoding="utf-8"))
+        code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
+        assert code == 0 and "证据完好" in out, out + err
+    finally:
+        await site.stop()
