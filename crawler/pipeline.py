@@ -300,9 +300,9 @@ class _Run:
         try:
             if await asyncio.to_thread(evidence.has_screenshot, page.sha256):
                 return
-            # A rendered DOM already holds its scripts' output: shown without running them again.
-            png = await browser.screenshot(page.final_url, self.policy, html=page.text,
-                                           javascript=not self.source.render)
+            # The stored markup as it is, styles and images loaded but no scripts: they could navigate
+            # away, fetch other content than the evidence holds, or (in a rendered DOM) run twice.
+            png = await browser.screenshot(page.final_url, self.policy, html=page.text, javascript=False)
             await asyncio.to_thread(evidence.add_screenshot, page.sha256, png, self.ctx.clock())
         except FetchError as exc:
             log.warning("screenshot failed source=%s url=%s error=%r", self.source.id, page.final_url, exc.reason)

@@ -63,6 +63,7 @@ _ARGS = (
     "--no-first-run",
     "--lang=zh-CN",
 )
+RENDERED_HEADER = "X-Yuqing-Rendered"  # added to a rendered result's headers (and so to its WARC record)
 # Response headers that describe the transfer, not the (already decoded) bytes we hand over.
 _TRANSFER_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length", "set-cookie"})
 # Not needed to read a page's text (they stay for screenshots).
@@ -169,7 +170,8 @@ class Browser:
         return replace(
             document,
             final_url=final_url,
-            headers=(*headers, ("Content-Type", "text/html; charset=utf-8")),
+            # Stored as evidence: the record itself says its body is the DOM, not the bytes received.
+            headers=(*headers, ("Content-Type", "text/html; charset=utf-8"), (RENDERED_HEADER, "headless-chromium")),
             body=body,
             text=html,
             encoding="utf-8",
@@ -199,8 +201,8 @@ class Browser:
             if browser is not None:
                 try:
                     await browser.close()
-                except Exception:  # noqa: BLE001 (already gone: nothing to close)
-                    pass
+                except Exception as exc:  # noqa: BLE001 (already gone: nothing to close)
+                    log.debug("browser already closed: %s", exc)
             if playwright is not None:
                 await playwright.stop()
 
@@ -278,8 +280,10 @@ class Browser:
         """Fulfil the request and return None, or return why it is refused."""
         if request.method not in ("GET", "HEAD"):
             return f"只读取，不提交 method {request.method} refused"  # a patrol never posts forms
-        if fetches.document is not None and request.url == fetches.document_url and request.is_navigation_request():
-            document, fetches.document = fetches.document, None  # served once; a reload goes to the network
+        if fetches.document is not None and request.is_navigation_request():
+            # The first navigation is our goto (Chromium may spell the URL differently, e.g. percent-
+            # encoded); served once, so a reload or a frame goes through the fetcher.
+            document, fetches.document = fetches.document, None
             await route.fulfill(status=document.status, body=document.text.encode("utf-8"),
                                 headers={"Content-Type": "text/html; charset=utf-8"})
             return None

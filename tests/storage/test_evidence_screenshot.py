@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from crawler.types import FetchResult, Item
 from storage.evidence import EvidenceStore
 
-AT = datetime(2026, 11, 30, 5, 7, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 30, 5, 7, tzinfo=UTC)
 BODY = "<html><body><p>化隆二幼多名幼儿午餐后呕吐。</p></body></html>".encode()
 PNG = b"\x89PNG\r\n\x1a\n" + b"screenshot pixels" * 10
 RESULT = FetchResult(url="http://news.example.cn/1", final_url="http://news.example.cn/1", status=200,

@@ -122,6 +122,7 @@ async def test_render_returns_the_dom_scripts_wrote(server: Server, browser: Bro
     assert "加载中" not in result.text
     assert result.body == result.text.encode("utf-8") and result.encoding == "utf-8"
     assert ("Content-Type", "text/html; charset=utf-8") in result.headers
+    assert ("X-Yuqing-Rendered", "headless-chromium") in result.headers
     assert result.status == 200 and result.final_url == server.url("/scripted.html") and result.elapsed_ms > 0
     plain = await browser.fetcher.fetch(server.url("/scripted.html"), policy)
     assert "脚本写入" not in plain.text  # what the aiohttp fetcher alone sees
@@ -208,9 +209,17 @@ async def test_pages_at_once_are_limited(server: Server, browser: Browser, polic
 
 
 async def test_http_errors_come_back_as_from_the_fetcher(server: Server, browser: Browser,
-                                                                 policy: FetchPolicy) -> None:
+                                                         policy: FetchPolicy) -> None:
     with pytest.raises(FetchError, match="HTTP 404"):
         await browser.render(server.url("/missing.html"), policy)
+
+
+async def test_a_chinese_path_is_fetched_once(server: Server, browser: Browser, policy: FetchPolicy) -> None:
+    """Chromium percent-encodes the path; the document it asks for is still the one already fetched."""
+    server.add("/新闻/第1页.html", "<html><body><p>中文路径的页面</p></body></html>")
+    result = await browser.render(server.url("/新闻/第1页.html"), policy)
+    assert "中文路径的页面" in result.text
+    assert server.seen.paths().count("/%E6%96%B0%E9%97%BB/%E7%AC%AC1%E9%A1%B5.html") == 1
 
 
 async def test_screenshot_is_full_page_with_chinese_glyphs(server: Server, browser: Browser,
