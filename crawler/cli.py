@@ -18,7 +18,6 @@ from rich.table import Table
 from crawler.app import App, data_db_url
 from crawler.cli_console import register as register_console
 from crawler.cli_incidents import incidents_app
-from crawler.cli_console import register as register_console
 from crawler.cli_rules import rules_app
 from crawler.cli_triage import alerts_app, audit_app, departments_app, users_app
 from crawler.config.loader import Config, load_config

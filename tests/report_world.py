@@ -29,14 +29,14 @@ from storage import queries
 from storage.models import AlertRow, IncidentRow
 
 CN = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 12, 1, 10, 0, tzinfo=CN)  # the reports are made the next morning
+NOW = datetime(2026, 10, 27, 10, 0, tzinfo=CN)  # the reports are made the next morning
 SETTINGS = DeadlineSettings()
 SOURCES = ("county-news", "county-rss", "dead-site")
 NAMES = {"county-news": "化隆新闻网", "county-rss": "化隆新闻 RSS", "dead-site": "已关闭的网站"}
 WINDOWS = ("13:00-14:00", "16:00-17:00")
-LEDGER_DAYS = (date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30))
-GAP = (date(2026, 11, 30), "16:00-17:00", "county-rss")  # no run at all: the daemon was down
-ABORTED = (date(2026, 11, 29), "13:00-14:00", "county-news")  # a run killed mid-way: also a gap
+LEDGER_DAYS = (date(2026, 10, 24), date(2026, 10, 25), date(2026, 10, 26))
+GAP = (date(2026, 10, 26), "16:00-17:00", "county-rss")  # no run at all: the daemon was down
+ABORTED = (date(2026, 10, 25), "13:00-14:00", "county-news")  # a run killed mid-way: also a gap
 STORY = "化隆二幼多名幼儿午餐后出现呕吐症状，已送医观察，家长质疑食堂卫生，园方称正在调查原因并将公布结果。"
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -104,7 +104,7 @@ async def _act(sessions: Sessions, alert_id: int, actor: str, when: datetime, ac
 
 async def build_world(sessions: Sessions, url: str, tmp: Path) -> World:
     w = World(sessions, url)
-    t0 = datetime(2026, 10, 1, tzinfo=CN)
+    t0 = datetime(2026, 8, 27, tzinfo=CN)
     async with sessions() as s:
         for name in ("保教处", "后勤处"):
             await add_department(s, name=name, actor="cli:test", now=t0, contacts=[f"{name}主任 0972-1234567"])
@@ -112,9 +112,9 @@ async def build_world(sessions: Sessions, url: str, tmp: Path) -> World:
                                        ("王校长", "leader", None, None), ("保教处张", "department", "保教处", None),
                                        ("后勤处刘", "department", "后勤处", None), ("信息员陈", "informant", None, None)):
             await add_user(s, name=name, role=role, department=dept, email=mail, actor="cli:test", now=t0)
-        await set_duty(s, "2026-11", "*", "小李", t0)
-        await set_duty(s, "2026-11", "16:00-17:00", "小王", t0)
-        await set_duty(s, "2026-10", "*", "小王", t0)
+        await set_duty(s, "2026-10", "*", "小李", t0)
+        await set_duty(s, "2026-10", "16:00-17:00", "小王", t0)
+        await set_duty(s, "2026-09", "*", "小王", t0)
 
     # the patrol ledger: every window of three days, with a gap, an interrupted run, a dead source
     for day in LEDGER_DAYS:
@@ -142,7 +142,7 @@ async def build_world(sessions: Sessions, url: str, tmp: Path) -> World:
                                   found=at(d30, "13:10"), run_id=w.runs[(d30, "13:00-14:00", "county-rss")])
     a["food-late-copy"] = await _alert(sessions, url=f"{news}/9.html", source="county-news",
                                        title="再转：幼儿园午餐后幼儿不适", body=STORY, category="安全生产", grade="重大",
-                                       found=at(date(2026, 12, 1), "09:00"), run_id=None)
+                                       found=at(date(2026, 10, 27), "09:00"), run_id=None)
     a["fees"] = await _alert(sessions, url=f"{news}/2.html", source="county-news", title="家长反映县二幼乱收费",
                              body="有家长反映县二幼存在乱收费问题，要求退还兴趣班费用，并称已向教育局反映。",
                              category="损害单位声誉", grade="一般", found=at(d30, "16:20"),
@@ -161,16 +161,16 @@ async def build_world(sessions: Sessions, url: str, tmp: Path) -> World:
                              run_id=w.runs[(d28, "13:00-14:00", "county-rss")])
     a["major"] = await _alert(sessions, url=f"{news}/4.html", source="county-news", title="县二幼围墙出现裂缝",
                               body="县二幼东侧围墙出现明显裂缝，家长担心倒塌伤及幼儿，要求尽快检修加固并设置警示。",
-                              category="安全生产", grade="重大", found=at(date(2026, 11, 25), "13:15"), run_id=None)
+                              category="安全生产", grade="重大", found=at(date(2026, 10, 21), "13:15"), run_id=None)
     a["env"] = await _alert(sessions, url="http://rss.example.cn/d.html", source="county-rss",
                             title="县二幼附近工地扬尘", body="县二幼附近建筑工地扬尘严重，家长担心影响幼儿健康，希望环保部门督促整改。",
-                            category="环境污染", grade="一般", found=at(date(2026, 11, 5), "16:30"), run_id=None)
+                            category="环境污染", grade="一般", found=at(date(2026, 10, 1), "16:30"), run_id=None)
     a["oct1"] = await _alert(sessions, url=f"{news}/5.html", source="county-news", title="县二幼食堂整改",
                              body="县二幼食堂按照检查意见完成整改，家长代表参观了后厨，对卫生状况表示满意和认可。",
-                             category="安全生产", grade="一般", found=at(date(2026, 10, 10), "13:10"), run_id=None)
+                             category="安全生产", grade="一般", found=at(date(2026, 9, 5), "13:10"), run_id=None)
     a["oct2"] = await _alert(sessions, url="http://rss.example.cn/e.html", source="county-rss",
                              title="县二幼教师被指体罚", body="网帖称县二幼一名教师体罚幼儿，园方表示正在核实，将依规严肃处理并通报。",
-                             category="损害单位声誉", grade="一般", found=at(date(2026, 10, 20), "16:05"), run_id=None)
+                             category="损害单位声誉", grade="一般", found=at(date(2026, 9, 15), "16:05"), run_id=None)
 
     # the incident: three copies of one story (the crawler folds reposts itself where it can)
     async with sessions() as s:
@@ -190,11 +190,11 @@ async def build_world(sessions: Sessions, url: str, tmp: Path) -> World:
     # leads from an informant (QQ groups cannot be crawled)
     async with sessions() as s:
         a["lead1"] = await submit_lead(s, informant="信息员陈", text="家长QQ群里说县二幼午睡室太冷，多名幼儿感冒。",
-                                       now=at(date(2026, 11, 24), "10:00"), screenshots_dir=tmp / "leads",
+                                       now=at(date(2026, 10, 20), "10:00"), screenshots_dir=tmp / "leads",
                                        channels_for=lambda g: [])
     async with sessions() as s:
         a["lead2"] = await submit_lead(s, informant="信息员陈", text="微信群转发县二幼招生政策变化的截图，真假不明。",
-                                       now=at(date(2026, 11, 26), "11:00"), screenshots_dir=tmp / "leads",
+                                       now=at(date(2026, 10, 22), "11:00"), screenshots_dir=tmp / "leads",
                                        channels_for=lambda g: [])
 
     # the workflow
@@ -218,25 +218,25 @@ async def build_world(sessions: Sessions, url: str, tmp: Path) -> World:
     await _act(sessions, a["late"], "保教处张", at(d29, "15:00"), "reply", text="已公开收费明细")
     await _act(sessions, a["late"], "小李", at(d29, "16:00"), "close", report="家长无异议")
 
-    d25 = date(2026, 11, 25)
+    d25 = date(2026, 10, 21)
     await _act(sessions, a["major"], "小李", at(d25, "13:30"), "assess")
     await _act(sessions, a["major"], "小李", at(d25, "14:00"), "report")
     await _act(sessions, a["major"], "王校长", at(d25, "14:30"), "dispatch", department="后勤处", due=at(d25, "20:00"))
     await _act(sessions, a["major"], "后勤处刘", at(d25, "19:00"), "reply", text="已设置警示并安排检修")
     await _act(sessions, a["major"], "小李", at(d25, "20:00"), "close", report="围墙已加固")
 
-    d5 = date(2026, 11, 5)
+    d5 = date(2026, 10, 1)
     await _act(sessions, a["env"], "小李", at(d5, "17:00"), "assess")
     await _act(sessions, a["env"], "小李", at(d5, "17:10"), "report")
-    await _act(sessions, a["env"], "小李", at(d5, "17:30"), "dispatch", department="后勤处", due=at(date(2026, 11, 6), "17:00"))
+    await _act(sessions, a["env"], "小李", at(d5, "17:30"), "dispatch", department="后勤处", due=at(date(2026, 10, 2), "17:00"))
 
-    await _act(sessions, a["lead1"], "小李", at(date(2026, 11, 24), "10:30"), "assess")
-    await _act(sessions, a["lead1"], "小李", at(date(2026, 11, 24), "11:00"), "report")
-    await _act(sessions, a["lead2"], "小李", at(date(2026, 11, 26), "11:30"), "assess")
-    await _act(sessions, a["lead2"], "小李", at(date(2026, 11, 26), "11:40"), "false_positive")
+    await _act(sessions, a["lead1"], "小李", at(date(2026, 10, 20), "10:30"), "assess")
+    await _act(sessions, a["lead1"], "小李", at(date(2026, 10, 20), "11:00"), "report")
+    await _act(sessions, a["lead2"], "小李", at(date(2026, 10, 22), "11:30"), "assess")
+    await _act(sessions, a["lead2"], "小李", at(date(2026, 10, 22), "11:40"), "false_positive")
 
-    await _act(sessions, a["oct1"], "小李", at(date(2026, 10, 10), "14:00"), "assess")
-    await _act(sessions, a["oct1"], "小李", at(date(2026, 10, 10), "14:10"), "report")
+    await _act(sessions, a["oct1"], "小李", at(date(2026, 9, 5), "14:00"), "assess")
+    await _act(sessions, a["oct1"], "小李", at(date(2026, 9, 5), "14:10"), "report")
     return w
 
 
