@@ -16,6 +16,7 @@ from alerts.audit import ACTION_LABELS, state_label
 from alerts.deadlines import CHINA, LABELS
 from alerts.people import ROLE_LABELS
 from alerts.workflow import STATE_LABELS
+from storage.workflow import AuditEntry
 from console.auth import CSRF, STAFF, USER, VIEWERS
 
 # (path, label, roles that see it)
@@ -82,12 +83,39 @@ def web_link(url: str | None) -> str | None:
     return url if url and url.lower().startswith(("http://", "https://")) else None
 
 
+def local_iso(value: object) -> str:
+    """An ISO time from a manifest, in Beijing time; the raw text if it is not one."""
+    try:
+        return local(datetime.fromisoformat(str(value)), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return str(value)
+
+
+def step_note(entry: AuditEntry) -> str:
+    """What an audit entry adds beyond its action: department, grade change, reply, report, note."""
+    detail = entry.detail or {}
+    parts = []
+    if detail.get("department"):
+        parts.append(f"交办 {detail['department']}")
+    if detail.get("due"):
+        parts.append(f"期限 {local_iso(detail['due'])[:16]}")
+    if detail.get("grade") and entry.action == "grade":
+        parts.append(f"等级 {detail.get('from_grade')} → {detail['grade']}")
+    if detail.get("text"):
+        parts.append(f"反馈：{detail['text']}")
+    if detail.get("report"):
+        parts.append(f"结案：{detail['report']}")
+    if entry.note:
+        parts.append(f"说明：{entry.note}")
+    return "；".join(parts)
+
+
 def iso(moment: datetime | None) -> str:
     return moment.astimezone(timezone.utc).isoformat() if moment else ""
 
 
 def install(env: jinja2.Environment) -> None:
-    env.filters.update(local=local, countdown=countdown, highlight=highlight, iso=iso, web_link=web_link,
+    env.filters.update(local=local, countdown=countdown, highlight=highlight, iso=iso, web_link=web_link, local_iso=local_iso, step_note=step_note,
                        state=lambda s: STATE_LABELS.get(s, s), role=lambda r: ROLE_LABELS.get(r, r),
                        action=lambda a: ACTION_LABELS.get(a, a), state_label=state_label,
                        deadline=lambda k: LABELS.get(k, k))
