@@ -19,6 +19,7 @@ from crawler.app import App, data_db_url
 from crawler.cli_console import register as register_console
 from crawler.cli_incidents import incidents_app
 from crawler.cli_rules import rules_app
+from crawler.cli_reports import report_app, report_service, roster_app
 from crawler.cli_triage import alerts_app, audit_app, departments_app, users_app
 from crawler.config.loader import Config, load_config
 from crawler.config.yamlfile import ConfigError
@@ -36,6 +37,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(departments_app, name="departments")
 app.add_typer(rules_app, name="rules")
+app.add_typer(report_app, name="report")
+app.add_typer(roster_app, name="roster")
 leads_app = typer.Typer(help="信息员线索：QQ群、微信等无法抓取的内容，手工报送后进入同一处置流程", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
 register_console(app)
@@ -146,7 +149,8 @@ def run(
     async def main_() -> None:
         app_ = await App.open(config, paths.db_url, paths.data)
         try:
-            await Daemon(app_, paths.config, [desk_service(app_, paths.data, host, port)] if web else []).run()
+            services = [desk_service(app_, paths.data, host, port)] if web else []
+            await Daemon(app_, paths.config, [*services, report_service(app_, paths.data)]).run()
         finally:
             await app_.close()
 
