@@ -205,6 +205,8 @@ class Browser:
                     log.debug("browser already closed: %s", exc)
             if playwright is not None:
                 await playwright.stop()
+            if browser is not None:
+                log.info("browser closed")
 
     def _fetches(self, policy: FetchPolicy, page_url: str, document: FetchResult,
                  skip_types: frozenset[str]) -> _PageFetches:

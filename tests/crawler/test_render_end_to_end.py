@@ -4,14 +4,18 @@ and article are written by JavaScript."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import shutil
+import signal
 import sqlite3
+import sys
 import zipfile
 from pathlib import Path
 
 from e2e_site import INSTITUTION, RULES, yuqing
-from loopback import Site
+from loopback import Site, wait_for
 
 SAMPLES = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 ARTICLE = "/2026/11/30/1.html"
@@ -142,5 +146,50 @@ async def test_missing_chromium_fails_only_the_sources_that_need_it(tmp_path: Pa
         assert "screenshot" not in json.loads(manifest_path.read_text(encoding="utf-8"))
         code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
         assert code == 0 and "证据完好" in out, out + err
+    finally:
+        await site.stop()
+
+
+def processes_with(marker: str) -> list[int]:
+    """Processes whose environment holds ``marker``: the daemon's Playwright driver and Chromium
+    inherit it, and orphans keep it after the daemon has gone."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+async def test_daemon_stop_closes_chromium(tmp_path: Path) -> None:
+    site = await Site().start()
+    try:
+        serve(site)
+        config, data = tmp_path / "config", tmp_path / "data"
+        write_config(config, site, """\
+  - id: js-render
+    type: news
+    url: {base}/b/list.html
+    render: true
+""")
+        marker = f"YUQING_TEST_MARK={tmp_path.name}"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "crawler.cli", "--config", str(config), "--data", str(data), "run",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "YUQING_TEST_MARK": tmp_path.name})
+        try:
+            await wait_for(lambda: site.hits.get("/b" + ARTICLE, 0) >= 1, timeout_s=60)
+            assert len(processes_with(marker)) >= 3  # the daemon, the driver, Chromium's processes
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 30) == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+        assert "Traceback" not in stderr and "browser started" in stderr and "browser closed" in stderr, stderr
+        await wait_for(lambda: processes_with(marker) == [], timeout_s=5)
     finally:
         await site.stop()
