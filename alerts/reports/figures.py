@@ -253,7 +253,7 @@ def compute(period: Period, all_cases: Sequence[cases_store.Case], steps: Mappin
             ledger: Sequence[LedgerLine], sources: Sequence[SourceInfo], informants: Sequence[InformantLine],
             settings: DeadlineSettings, now: datetime) -> Figures:
     """The figures of ``period`` from every case (newest first or any order), pure."""
-    names = {s.source_id: s.name for s in sources}
+    names = {INFORMANT_SOURCE: "信息员报送", **{s.source_id: s.name for s in sources}}
     start, end = period.start.astimezone(timezone.utc), period.end.astimezone(timezone.utc)
     before = period.previous()
     mine = sorted((c for c in all_cases if start <= c.found_at < end), key=lambda c: (c.found_at, c.alert_id))

@@ -88,7 +88,7 @@ async def test_weekly(world: World, request: pytest.FixtureRequest) -> None:
     sheet = xlsx_sheet(xlsx, "分类统计")
     assert {r[0]: r[1] for r in sheet[1:-1]} == by_category and sheet[-1][:2] == ["合计", total]
     assert {r[0]: int(r[1]) for r in docx_table(docx, "类别", "条数", "占比")[:-1]} == by_category
-    names = {"county-news": "化隆新闻网", "county-rss": "化隆新闻 RSS", "informant": "informant"}
+    names = {"county-news": "化隆新闻网", "county-rss": "化隆新闻 RSS", "informant": "信息员报送"}
     assert {r[0]: r[1] for r in xlsx_sheet(xlsx, "来源统计")[1:-1]} == {names[k]: v for k, v in by_source.items()}
 
     on_time, late = (await world.sql(
