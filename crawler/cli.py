@@ -195,6 +195,7 @@ def test_source(
     url: Annotated[Optional[str], typer.Option("--url", help="不写进配置，直接试一个网址")] = None,
     kind: Annotated[str, typer.Option("--type", help="与 --url 一起用：rss | news | html | …")] = "news",
     link_selector: Annotated[Optional[str], typer.Option("--link-selector")] = None,
+    render: Annotated[bool, typer.Option("--render", help="与 --url 一起用：用无头浏览器打开页面（同 render: true）")] = False,
     limit: Annotated[int, typer.Option("--limit", help="最多抓取的文章数")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
@@ -208,7 +209,7 @@ def test_source(
     config = _load(paths)
     if url:
         try:
-            source = SourceSpec(id="test-source", type=kind, url=url, link_selector=link_selector)
+            source = SourceSpec(id="test-source", type=kind, url=url, link_selector=link_selector, render=render)
         except ValidationError as exc:
             typer.echo(f"参数有误 invalid: {exc.errors()[0]['msg']}", err=True)
             raise typer.Exit(2) from None

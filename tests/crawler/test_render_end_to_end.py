@@ -104,6 +104,12 @@ async def test_render_source_hit_gets_a_verified_screenshot(tmp_path: Path) -> N
             assert archive.read("screenshot.png") == png.read_bytes()
             assert "呕吐" in archive.read("text.txt").decode("utf-8")
 
+        # Trying a script-written site without a config entry, as an operator would first.
+        code, out, err = await yuqing(config, data, "test-source", "--url", f"{site.base}/c/list.html", "--render",
+                                      "--json")
+        assert code == 0, out + err
+        assert [i["title"] for i in json.loads(out)["items"]] == ["幼儿园午餐后多名幼儿不适"]
+
         original = png.read_bytes()
         png.write_bytes(original[:-20] + bytes(b ^ 0xFF for b in original[-20:]))
         code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
