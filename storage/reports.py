@@ -143,7 +143,7 @@ async def claim_report_deliveries(session: AsyncSession, now: datetime, lease_s:
     if not claimed:
         return []
     return list((await session.scalars(select(ReportDeliveryRow).where(ReportDeliveryRow.id.in_(claimed))
-                                       .order_by(ReportDeliveryRow.id))).all())
+                                       .order_by(ReportDeliveryRow.id).execution_options(populate_existing=True))).all())
 
 
 async def mark_report_sent(session: AsyncSession, delivery_id: int, now: datetime) -> None:
