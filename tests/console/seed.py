@@ -93,6 +93,7 @@ class Scene:
     ordinary: int
     hostile: int
     reposts: list[int]
+    others: list[int]  # 一般, distinct stories, new
 
 
 async def seed_scene(sessions: Sessions, evidence: EvidenceStore, now: datetime) -> Scene:
@@ -114,22 +115,25 @@ async def seed_scene(sessions: Sessions, evidence: EvidenceStore, now: datetime)
             sessions, evidence, url=f"http://127.0.0.1:9/repost/{i}.html", title=f"转：化隆二幼幼儿呕吐事件（{i + 1}）",
             text="转载：化隆二幼多名幼儿午餐后出现呕吐症状，家长聚集。", source_id=source,
             found=now - timedelta(hours=hours)))
-    for i in range(6):
-        await seed_alert(sessions, evidence, url=f"http://127.0.0.1:9/more/{i}.html", title=f"县二幼相关讨论 {i + 1}",
-                         text="网友讨论化隆二幼招生政策和收费标准。", source_id=("county-news", "tieba-hualong")[i % 2],
+    others = []
+    topics = ("招生政策", "校车路线调整", "午休安排", "教师招聘公告", "操场改造工程", "家长开放日")
+    for i, topic in enumerate(topics):
+        others.append(await seed_alert(
+                         sessions, evidence, url=f"http://127.0.0.1:9/more/{i}.html", title=f"县二幼相关讨论 {i + 1}",
+                         text=f"网友在第{i + 1}个帖子里讨论化隆二幼的{topic}，意见不一。", source_id=("county-news", "tieba-hualong")[i % 2],
                          grade="一般", category=("损害单位声誉", "谣言")[i % 2], rule_id="fees", term="化隆二幼",
-                         found=now - timedelta(days=i % 5, hours=3))
+                         found=now - timedelta(days=i % 5, hours=3)))
     async with sessions() as s:
         folded = (await s.scalars(select(AlertRow.incident_id).where(AlertRow.id.in_(reposts)))).all()
         if all(folded):  # the pipeline's near-duplicate folding got there first
-            return Scene(major, ordinary, hostile, reposts)
+            return Scene(major, ordinary, hostile, reposts, others)
         incident = IncidentRow(primary_alert_id=reposts[-1], title="化隆二幼幼儿呕吐事件", sketch=[],
                                created_at=now - timedelta(hours=44))
         s.add(incident)
         await s.flush()
         await s.execute(update(AlertRow).where(AlertRow.id.in_(reposts)).values(incident_id=incident.id))
         await s.commit()
-    return Scene(major, ordinary, hostile, reposts)
+    return Scene(major, ordinary, hostile, reposts, others)
 
 
 async def seed_runs(sessions: Sessions, config: Config, now: datetime, days: int = 3) -> None:

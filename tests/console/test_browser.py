@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
 from seed import PASSWORD, Scene, make_desk, seed_people, seed_runs, seed_scene, utcnow, write_config
@@ -20,6 +21,9 @@ from console.app import Desk, make_app
 from storage import db
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "console"
+# One browser and one seeded desk for the module (launching Chromium is the slow part); each test
+# works on alerts of its own, so the order of the tests does not matter.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @dataclass
@@ -29,8 +33,9 @@ class Site:
     scene: Scene
 
 
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+    tmp_path = tmp_path_factory.mktemp("desk")
     engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'yuqing.db'}")
     await db.upgrade(engine)
     sessions, now = db.sessionmaker(engine), utcnow()
@@ -48,7 +53,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         await engine.dispose()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
     executable = shutil.which("chromium")
     assert executable, "Debian package chromium is missing (.ci/run installs it)"
@@ -114,10 +119,12 @@ async def test_major_alert_from_new_to_closed(browser: Browser, site: Site) -> N
     department = await open_as(browser, site, "保教处张")
     assert department.url.endswith("/dept")
     await shot(department, "06-department")
-    await department.fill("textarea[name=text]", "已核查：3 名幼儿轻度肠胃不适，已康复；食堂留样送检。")
-    await department.click("button:has-text('提交反馈')")
+    item = department.locator("section.dept-item", has=department.locator(f"a[href='/alerts/{major}']"))
+    await item.locator("textarea[name=text]").fill("已核查：3 名幼儿轻度肠胃不适，已康复；食堂留样送检。")
+    await item.locator("button:has-text('提交反馈')").click()
     await department.wait_for_load_state()
-    assert "本部门反馈" in await department.content()
+    assert department.url.endswith("/dept")
+    assert "本部门反馈：已核查：3 名幼儿轻度肠胃不适" in await department.inner_text("main")
 
     await leader.goto(f"{site.base}/alerts/{major}")
     await act(leader, "结案", {"report": "经核查系个别幼儿肠胃不适，已向家长说明，舆情平息。"})
@@ -130,22 +137,25 @@ async def test_major_alert_from_new_to_closed(browser: Browser, site: Site) -> N
 
 
 async def test_department_sees_only_its_own(browser: Browser, site: Site) -> None:
-    desk, major = site.desk, site.scene.major
     from seed import act_as
 
     from alerts.workflow import Request
 
-    await act_as(desk, major, "小李", Request("assess"), Request("report"), Request("dispatch", department="保教处"))
+    mine = site.scene.others[0]
+    await act_as(site.desk, mine, "小李", Request("assess"), Request("report"), Request("dispatch", department="保教处"))
     other = await open_as(browser, site, "后勤处刘")
-    assert "目前没有交办给本部门的事项" in await other.inner_text("main")
-    for path in (f"/alerts/{major}", f"/alerts/{site.scene.ordinary}", f"/alerts/{major}/archive"):
+    assert "县二幼相关讨论 1" not in await other.inner_text("main")
+    for path in (f"/alerts/{mine}", f"/alerts/{site.scene.major}", f"/alerts/{mine}/archive",
+                 f"/alerts/{mine}/form/处理单"):
         answer = await other.goto(site.base + path)
         assert answer is not None and answer.status == 404, path
-        assert "化隆二幼多名幼儿午餐后呕吐" not in await other.content()
-    answer = await other.goto(site.base + "/alerts")
-    assert answer is not None and "化隆二幼多名幼儿午餐后呕吐" not in await other.content()
+        assert "县二幼相关讨论 1" not in await other.content()
+    await other.goto(site.base + "/alerts")
+    assert "县二幼相关讨论 1" not in await other.content()
     own = await open_as(browser, site, "保教处张")
-    assert "化隆二幼多名幼儿午餐后呕吐" in await own.inner_text("main")
+    assert "县二幼相关讨论 1" in await own.inner_text("main")
+    answer = await own.goto(f"{site.base}/alerts/{mine}")
+    assert answer is not None and answer.status == 200
 
 
 async def test_hostile_page_stays_text(browser: Browser, site: Site) -> None:
@@ -169,12 +179,13 @@ async def test_hostile_page_stays_text(browser: Browser, site: Site) -> None:
 
 async def test_form_without_csrf_token_is_refused(browser: Browser, site: Site) -> None:
     page = await open_as(browser, site, "小李")
-    await page.goto(f"{site.base}/alerts/{site.scene.major}")
+    target = site.scene.others[1]
+    await page.goto(f"{site.base}/alerts/{target}")
     await page.evaluate("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())")
     await page.locator("form.action", has=page.locator("button:has-text('开始研判')")).locator("button").click()
     await page.wait_for_load_state()
     assert "安全令牌" in await page.inner_text("main")
-    await page.goto(f"{site.base}/alerts/{site.scene.major}")
+    await page.goto(f"{site.base}/alerts/{target}")
     assert await page.locator(".state").first.inner_text() == "待研判"  # nothing happened
 
 
