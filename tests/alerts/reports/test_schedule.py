@@ -123,3 +123,19 @@ def test_monthly_report_after_the_10th_is_refused() -> None:
     with pytest.raises(ValueError, match="10日前"):
         AlertsFile.model_validate({"channels": [{"type": "email", "smtp_host": "h", "sender": "a@b.cn", "to": ["c@d.cn"]}],
                                    "reports": [{"kind": "monthly", "cron": "0 9 15 * *", "to": ["x@y.cn"]}]})
+
+
+def test_the_commented_example_in_alerts_yaml_is_valid() -> None:
+    """Uncommenting ``institution:`` and ``reports:`` in the shipped alerts.yaml gives a valid file."""
+    import re
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[3] / "alerts.yaml").read_text(encoding="utf-8")
+    tail = text[text.index("# institution:"):].splitlines()
+    example = "\n".join(re.sub(r"^# ?", "", line) for line in tail
+                        if line.startswith(("# institution", "# reports", "#   ")))
+    alerts = AlertsFile.model_validate({**yaml.safe_load(text), **yaml.safe_load(example)})
+    assert alerts.institution == "化隆县第二幼儿园"
+    assert [(r.kind, r.covers) for r in alerts.reports] == [
+        ("daily", "current"), ("weekly", "previous"), ("monthly", "previous"), ("annual", "previous")]
