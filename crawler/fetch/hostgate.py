@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 class _HostState:
     active: int = 0
     next_start: float = 0.0  # event-loop time before which no new request may start
+    last_start: float = float("-inf")  # when the last request really started
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -37,10 +38,17 @@ class HostGate:
             await state.released.wait()
         state.active += 1
         try:
-            now = asyncio.get_running_loop().time()
+            loop = asyncio.get_running_loop()
+            now = loop.time()
             start = max(now, state.next_start)
             state.next_start = start + delay_s  # reserved before sleeping: later callers queue behind
             await asyncio.sleep(start - now)
+            # A busy loop (parsing) wakes sleepers late, so the previous request may have gone out
+            # later than reserved: keep the delay from its real start too, never a burst.
+            while (late_s := state.last_start + delay_s - loop.time()) > 0:
+                await asyncio.sleep(late_s)
+            state.last_start = loop.time()
+            state.next_start = max(state.next_start, state.last_start + delay_s)
             yield
         finally:
             state.active -= 1
