@@ -228,11 +228,11 @@ async def form_docx(request: web.Request) -> web.Response:
 
 @routes.get("/incidents")
 async def incidents(request: web.Request) -> web.Response:
-    """Each story with its copies across sites, in order of discovery."""
+    """Each story found on more than one page, with its copies in order of discovery."""
     current_user(request, VIEWERS)
     desk = desk_of(request)
     async with desk.sessions() as session:
-        found = await store.list_incidents(session)
+        found = [i for i in await store.list_incidents(session, 200) if len(i.copies) > 1][:50]
         states = {c.alert_id: c for c in await store.list_cases(session)}
     return aiohttp_jinja2.render_template("incidents.html", request, {
         "incidents": found, "cases": states, "source_names": desk.source_names()})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.people import add_department, add_user
@@ -71,10 +71,12 @@ async def seed_people(sessions: Sessions, now: datetime) -> None:
 async def seed_alert(sessions: Sessions, evidence: EvidenceStore, *, url: str, title: str, text: str,
                      source_id: str = "county-news", grade: str = "重大", category: str = "安全生产",
                      rule_id: str = "food-safety", term: str = "化隆二幼", found: datetime,
-                     body: bytes | None = None) -> int:
-    """One alert with its evidence bundle, stored like the pipeline does."""
+                     body: bytes | None = None, page_url: str | None = None) -> int:
+    """One alert with its evidence bundle, stored like the pipeline does (``page_url``: the page the
+    item was read from, when the item's own URL is not an http one)."""
     raw = body if body is not None else f"<html><body><h1>{title}</h1><p>{text}</p></body></html>".encode()
-    result = FetchResult(url=url, final_url=url, status=200, headers=(("Content-Type", "text/html; charset=utf-8"),),
+    page_url = page_url or url
+    result = FetchResult(url=page_url, final_url=page_url, status=200, headers=(("Content-Type", "text/html; charset=utf-8"),),
                          body=raw, text=raw.decode("utf-8", "replace"), encoding="utf-8", fetched_at=found, elapsed_ms=5)
     item = Item(url=url, source_id=source_id, title=title, text=text, fetched_at=found, author="网友甲")
     digest = evidence.save(result, [item])
@@ -108,7 +110,8 @@ async def seed_scene(sessions: Sessions, evidence: EvidenceStore, now: datetime)
     hostile = await seed_alert(sessions, evidence, url="javascript:alert(document.cookie)//x", title=HOSTILE_TITLE,
                                text=HOSTILE_TEXT, source_id="tieba-hualong", grade="一般", category="损害单位声誉",
                                rule_id="fees", term="收费", found=now - 3 * day,
-                               body=f"<html><script>alert('archived')</script>{HOSTILE_TEXT}</html>".encode())
+                               body=f"<html><script>alert('archived')</script>{HOSTILE_TEXT}</html>".encode(),
+                               page_url="http://127.0.0.1:9/tieba/p/666")
     reposts = []
     for i, (source, hours) in enumerate((("tieba-hualong", 20), ("school-bbs", 30), ("county-news", 44))):
         reposts.append(await seed_alert(
@@ -124,9 +127,6 @@ async def seed_scene(sessions: Sessions, evidence: EvidenceStore, now: datetime)
                          grade="一般", category=("损害单位声誉", "谣言")[i % 2], rule_id="fees", term="化隆二幼",
                          found=now - timedelta(days=i % 5, hours=3)))
     async with sessions() as s:
-        folded = (await s.scalars(select(AlertRow.incident_id).where(AlertRow.id.in_(reposts)))).all()
-        if all(folded):  # the pipeline's near-duplicate folding got there first
-            return Scene(major, ordinary, hostile, reposts, others)
         incident = IncidentRow(primary_alert_id=reposts[-1], title="化隆二幼幼儿呕吐事件", sketch=[],
                                created_at=now - timedelta(hours=44))
         s.add(incident)

@@ -169,6 +169,7 @@ async def test_hostile_page_stays_text(browser: Browser, site: Site) -> None:
     assert await page.evaluate("document.body.dataset.pwned") is None  # and nothing ran
     assert await page.locator("main script, main img").count() == 0
     assert await page.locator("a[href^='javascript:']").count() == 0
+    assert "核验通过" in text  # the hostile page's evidence is intact like any other
     await shot(page, "05-alert-hostile")
     await page.goto(f"{site.base}/alerts/{site.scene.hostile}/archive")
     assert "<script>alert('archived')</script>" in await page.inner_text("body")
