@@ -126,8 +126,15 @@ class LoginLimiter:
         self._seen.pop(user_key, None)
 
 
+def is_https(request: web.Request) -> bool:
+    """HTTPS directly, or through a reverse proxy on this machine that says so (a remote client's
+    X-Forwarded-Proto is not believed)."""
+    proxied = request.remote in {"127.0.0.1", "::1"} and request.headers.get("X-Forwarded-Proto") == "https"
+    return request.secure or proxied
+
+
 def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str,
                max_age: int | None = None) -> None:
     """HttpOnly, SameSite=Lax, and Secure when the desk is reached over HTTPS."""
     response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Lax",
-                        secure=request.secure)
+                        secure=is_https(request))

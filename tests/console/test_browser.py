@@ -209,3 +209,21 @@ async def test_screenshots_of_main_pages(browser: Browser, site: Site) -> None:
         assert expect in await admin.inner_text("main"), path
         await shot(admin, name)
     assert len(list(SHOTS.glob("*.png"))) >= 8
+
+
+async def test_informant_submits_a_lead_with_a_screenshot(browser: Browser, site: Site, tmp_path: Path) -> None:
+    informant = await open_as(browser, site, "信息员陈")
+    assert informant.url.endswith("/leads/new")
+    assert await informant.locator("nav a").all_inner_texts() == ["报送线索"]  # nothing else for this role
+    image = tmp_path / "微信群截图.png"
+    await informant.screenshot(path=str(image))  # a real PNG
+    await informant.fill("textarea[name=text]", "微信家长群：有人称县二幼食堂用过期食材，配图为截图。")
+    await informant.select_option("select[name=grade]", "重大")
+    await informant.set_input_files("input[name=screenshot]", str(image))
+    await informant.click("button:has-text('提交线索')")
+    await informant.wait_for_load_state()
+    assert "线索已受理" in await informant.inner_text("main")
+    assert "微信家长群：有人称县二幼食堂用过期食材" in await informant.inner_text("aside")
+    await informant.click("aside a")
+    assert "截图 sha256:" in await informant.inner_text("main")
+    assert await informant.locator("section.actions").count() == 0  # an informant reads, staff act

@@ -37,6 +37,9 @@ async def test_session_cookie_flags_and_csp(client: TestClient, scene: Scene) ->
     queue = await client.get("/alerts")
     assert queue.status == 200 and "frame-ancestors 'none'" in queue.headers["Content-Security-Policy"]
     assert queue.headers["X-Content-Type-Options"] == "nosniff"
+    client.session.cookie_jar.clear()
+    behind_tls = await client.get("/login", headers={"X-Forwarded-Proto": "https"})  # the local HTTPS proxy
+    assert "Secure" in behind_tls.headers["Set-Cookie"] and "HttpOnly" in behind_tls.headers["Set-Cookie"]
 
 
 async def test_csrf_token_required_on_every_form(client: TestClient, scene: Scene) -> None:
