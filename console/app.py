@@ -35,7 +35,7 @@ MAX_UPLOAD_FILES = 5
 MAX_BODY_BYTES = MAX_UPLOAD_FILES * MAX_SCREENSHOT_BYTES // 2  # several screenshots, never a flood
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-PUBLIC = ("/login", "/static/")
+PUBLIC = ("/login", "/static/", "/favicon.ico")
 DESK: web.AppKey["Desk"] = web.AppKey("desk")
 
 
@@ -49,6 +49,7 @@ class Desk:
     signer: auth.Signer
     limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     institution: str = "本单位"
+    page_size: int = 20  # alerts per page of the queue
 
     @property
     def evidence(self) -> EvidenceStore:

@@ -27,7 +27,6 @@ from storage import workflow as store
 from storage.evidence import _payloads  # the WARC reader of the evidence store: one copy of that logic
 
 routes = web.RouteTableDef()
-PAGE_SIZE = 20
 READERS = VIEWERS | {"department", "informant"}
 
 
@@ -79,11 +78,12 @@ async def queue(request: web.Request) -> web.Response:
         rows.append(row)
     far = datetime.max.replace(tzinfo=timezone.utc)
     rows.sort(key=lambda r: (r.next_due is None, r.next_due or far, -r.case.found_at.timestamp(), -r.case.alert_id))
-    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    size = desk.page_size
+    pages = max(1, -(-len(rows) // size))
     page = min(_int(q.get("page"), 1), pages)
     query = {k: v for k, v in wanted.items() if v}
     return aiohttp_jinja2.render_template("queue.html", request, {
-        "rows": rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "total": len(rows), "page": page, "pages": pages,
+        "rows": rows[(page - 1) * size: page * size], "total": len(rows), "page": page, "pages": pages,
         "wanted": wanted, "query": urlencode(query), "now": now, "states": STATE_LABELS, "grades": GRADES,
         "categories": sorted({c.category for c in cases}), "sources": sorted({c.source_id for c in cases}),
         "source_names": desk.source_names(), "departments": [d.name for d in departments],

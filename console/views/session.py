@@ -31,6 +31,12 @@ async def home(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(HOME.get(user.role, "/alerts"))
 
 
+@routes.get("/favicon.ico")
+async def favicon(request: web.Request) -> web.Response:
+    """Browsers ask for it before reading the page's icon link."""
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
+
+
 @routes.get("/login")
 async def login_form(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("login.html", request, {"next": _next(request.query.get("next")),

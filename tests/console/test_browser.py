@@ -200,6 +200,8 @@ async def test_screenshots_of_main_pages(browser: Browser, site: Site) -> None:
     await act_as(site.desk, site.scene.ordinary, "后勤处刘", Request("reply", text="已联系家长说明收费标准"))
     await act_as(site.desk, site.scene.ordinary, "王校长", Request("close", report="收费符合规定，已公示"))
     admin = await open_as(browser, site, "管理员")
+    complaints: list[str] = []  # the desk's own pages must need nothing the CSP forbids
+    admin.on("console", lambda m: complaints.append(m.text) if m.type == "error" else None)
     for name, path, expect in (("02-queue", "/alerts", "告警队列"), ("07-incidents", "/incidents", "传播路径"),
                                ("08-sources", "/sources", "来源与健康状态"), ("09-ledger", "/ledger?days=3", "缺口"),
                                ("10-dashboard", "/dashboard", "每日命中"), ("11-lead", "/leads/new", "报送线索"),
@@ -209,6 +211,11 @@ async def test_screenshots_of_main_pages(browser: Browser, site: Site) -> None:
         assert expect in await admin.inner_text("main"), path
         await shot(admin, name)
     assert len(list(SHOTS.glob("*.png"))) >= 8
+    assert complaints == []
+    countdown = await admin.goto(site.base + "/alerts")
+    assert countdown is not None
+    texts = await admin.locator(".countdown").all_inner_texts()  # rewritten by desk.js, same wording
+    assert texts and all(t.startswith(("剩余 ", "超时 ")) for t in texts)
 
 
 async def test_informant_submits_a_lead_with_a_screenshot(browser: Browser, site: Site, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ async def test_admin_opens_every_page(client: TestClient, scene: Scene) -> None:
     assert "<mark>化隆二幼</mark>" in detail and "核验通过" in detail and 'value="assess"' in detail
 
 
-async def test_queue_filters_sort_and_pages(client: TestClient, scene: Scene) -> None:
+async def test_queue_filters_sort_and_pages(client: TestClient, desk: Desk, scene: Scene) -> None:
     await login(client, "小李")
     ordinary = await (await client.get("/alerts", params={"grade": "一般", "source": "school-bbs"})).text()
     assert "县二幼兴趣班乱收费" in ordinary and "化隆二幼多名幼儿午餐后呕吐" not in ordinary
@@ -55,3 +55,8 @@ async def test_ledger_shows_every_window_and_the_gap(sessions, tmp_path: Path) -
     assert ledger.count("缺口（未巡查）") == 1 and "该时段没有巡查记录" in ledger
     assert ledger.count("16:00-17:00") == 3 * 3  # three sources, three days
     assert "化隆教育论坛" in sources and "缺口 1" in sources and "验证页" in sources
+    desk.page_size = 5
+    first, third = [await (await client.get("/alerts", params={"page": n})).text() for n in ("1", "3")]
+    assert "第 1 / 3 页" in first and "下一页" in first and "上一页" not in first
+    assert third.count('<td class="num">') == 12 - 2 * 5 and "下一页" not in third
+    assert "第 3 / 3 页" in await (await client.get("/alerts", params={"page": "99"})).text()

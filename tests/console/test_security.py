@@ -59,6 +59,8 @@ async def test_csrf_token_required_on_every_form(client: TestClient, scene: Scen
     ok = await client.post(f"/alerts/{scene.major}/act", data={"action": "assess", "csrf": token},
                            allow_redirects=False)
     assert ok.status == 303  # the same post with the token goes through
+    out = await client.post("/logout", data={"csrf": token}, allow_redirects=False)
+    assert out.status == 303 and (await client.get("/alerts", allow_redirects=False)).status == 303
 
 
 async def test_login_rate_limited(client: TestClient, desk: Desk) -> None:
