@@ -66,18 +66,26 @@ class Site:
 
 @dataclass
 class WebhookReceiver:
-    """Records every POST; ``status`` can be switched to simulate an outage."""
+    """Records every POST; ``status`` can be switched to simulate an outage, ``delay_s`` makes it
+    slow to answer (after recording: a sender killed meanwhile has been heard but not answered)."""
 
     status: int = 200
+    delay_s: float = 0.0
     received: list[tuple[dict[str, str], Any]] = field(default_factory=list)
     runner: web.AppRunner | None = None
     url: str = ""
+    in_flight: int = 0  # requests being answered right now
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         if self.status >= 300:
             return web.Response(status=self.status, text="down")
         self.received.append((dict(request.headers), json.loads(body)))
+        self.in_flight += 1
+        try:
+            await asyncio.sleep(self.delay_s)
+        finally:
+            self.in_flight -= 1
         return web.json_response({"ok": True})
 
     def keys(self) -> list[str]:
