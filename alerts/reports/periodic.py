@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.deadlines import CHINA, DeadlineSettings
 from alerts.officialdoc import when
-from alerts.reports import charts
 from alerts.reports.document import Chart, Report, Section, TableData, table
 from alerts.reports.figures import CaseLine, Figures, load_figures, period_of
 from alerts.reports.ledger import LedgerLine, SourceInfo, day_range, load_ledger, summarize
@@ -47,7 +46,7 @@ def _case_rows(lines: Sequence[CaseLine], *, with_link: bool = True) -> TableDat
     columns = ["编号", "发现时间", "等级", "类别", "来源", "标题", "状态", "责任部门"] + (["链接"] if with_link else [])
     rows = [[c.alert_id, _short(c.found_at), c.grade, c.category, c.source_name, c.title, c.state,
              c.department or "—"] + ([c.url] if with_link else []) for c in lines]
-    return table("案件清单", columns, rows, widths_cm=[1.1, 1.9, 1.0, 1.8, 1.8, 4.0, 1.3, 1.6] + ([3.0] if with_link else []))
+    return table("案件清单", columns, rows, widths_cm=[1.1, 1.9, 1.2, 1.8, 1.8, 4.0, 1.3, 1.6] + ([3.0] if with_link else []))
 
 
 def _top(f: Figures) -> TableData:
@@ -139,6 +138,9 @@ def _gap_note(lines: Sequence[LedgerLine]) -> tuple[str, ...]:
 
 
 def _bars(title: str, counts: dict[str, int]) -> tuple[Chart, ...]:
+    # matplotlib + NumPy (~40 MB): loaded when a report is drawn, not resident in the daemon all day
+    from alerts.reports import charts
+
     return (Chart(title, charts.bars(title, counts)),) if counts else ()
 
 
@@ -167,6 +169,8 @@ def _weekly(f: Figures) -> list[Section]:
 
 
 def _monthly(f: Figures, previous: Figures) -> list[Section]:
+    from alerts.reports import charts  # see _bars
+
     this = [n for _, n in f.per_day]
     last = [n for _, n in previous.per_day]
     trend = Chart("每日舆情走势（本月与上月）", charts.lines(
@@ -189,6 +193,8 @@ def _monthly(f: Figures, previous: Figures) -> list[Section]:
 
 
 def _annual(f: Figures) -> list[Section]:
+    from alerts.reports import charts  # see _bars
+
     d = f.departments
     dept = table("各部门处置", ["部门", "交办", "已反馈", "按时反馈", "超期", "已结案", "按时反馈率"],
                  [[x.department, x.dispatched, x.replied, x.replied_on_time, x.overdue, x.closed,
