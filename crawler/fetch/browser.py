@@ -34,7 +34,7 @@ from crawler.types import FetchError, FetchPolicy, FetchResult, Validators
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as PwBrowser
-    from playwright.async_api import Playwright, Request, Route
+    from playwright.async_api import BrowserContext, Playwright, Request, Route
 
     from crawler.config.sources import BrowserOptions
 
@@ -43,6 +43,7 @@ log = logging.getLogger("yuqing.browser")
 VIEWPORT = {"width": 1280, "height": 900}
 MAX_SCREENSHOT_HEIGHT_PX = 16_000  # a bottomless forum page would make a PNG of hundreds of MB
 MAX_REQUESTS_PER_PAGE = 300
+LAUNCH_TIMEOUT_S = 60.0  # starting Chromium on a busy machine; not part of any page's time limit
 PAGE_BYTES_FACTOR = 3  # all responses of one page together: 3 × the source's max_body
 # After "load", scripts often fetch the content: wait until no request of the page has been in
 # flight for QUIET_S (at most SETTLE_MAX_S), like Playwright's "networkidle" but measured on our
@@ -193,6 +194,10 @@ class Browser:
         _, _, png = await self._in_page(url, fetches, javascript=javascript, capture=True)
         return png
 
+    async def start(self) -> None:
+        """Launch Chromium now rather than at the first page; ``FetchError`` when it cannot run."""
+        await self._launched("chromium")
+
     async def close(self) -> None:
         """Close Chromium and the Playwright driver; a later page launches them again."""
         async with self._start_lock:
@@ -221,18 +226,18 @@ class Browser:
             browser = await self._launched(url)
             from playwright.async_api import Error as PwError
 
-            context = await browser.new_context(
-                user_agent=fetches.policy.user_agent, locale="zh-CN", timezone_id="Asia/Shanghai",
-                viewport=VIEWPORT, java_script_enabled=javascript, accept_downloads=False,
-                service_workers="block")
-
             async def serve(route: Route, request: Request) -> None:
                 await self._serve(route, request, fetches)
 
+            context: BrowserContext | None = None
             try:
-                context.set_default_timeout(self.settings.timeout_s * 1000)
-                await context.route("**/*", serve)
                 async with asyncio.timeout(self.settings.timeout_s):
+                    context = await browser.new_context(
+                        user_agent=fetches.policy.user_agent, locale="zh-CN", timezone_id="Asia/Shanghai",
+                        viewport=VIEWPORT, java_script_enabled=javascript, accept_downloads=False,
+                        service_workers="block")
+                    context.set_default_timeout(self.settings.timeout_s * 1000)
+                    await context.route("**/*", serve)
                     page = await context.new_page()
                     response = await page.goto(fetches.document_url, wait_until="load")
                     if response is None or not response.ok:
@@ -251,10 +256,11 @@ class Browser:
                 if fetches.refused:
                     log.info("browser refused url=%s requests=%s first=%r", url, len(fetches.refused),
                              fetches.refused[0])
-                try:
-                    await context.close()
-                except PwError:
-                    pass  # the browser died meanwhile; _launched starts a new one next time
+                if context is not None:
+                    try:
+                        await context.close()
+                    except PwError as exc:  # the browser died meanwhile; _launched starts a new one
+                        log.warning("browser context close failed: %s", exc)
 
     @staticmethod
     async def _capture(page: Any) -> bytes:
@@ -271,12 +277,15 @@ class Browser:
             reason = await self._answer(route, request, fetches)
         except PwError:
             return  # the page or context closed meanwhile
+        except Exception as exc:  # an unanswered request would stall the page until the timeout
+            log.exception("browser request failed url=%s", request.url)
+            reason = f"内部错误 internal error: {type(exc).__name__}"
         if reason is not None:
             fetches.refused.append(f"{request.url}: {reason}")
             try:
                 await route.abort("blockedbyclient")
             except PwError:
-                pass
+                return  # closed meanwhile: nothing left to abort
 
     async def _answer(self, route: Route, request: Request, fetches: _PageFetches) -> str | None:
         """Fulfil the request and return None, or return why it is refused."""
@@ -331,7 +340,7 @@ class Browser:
             try:
                 self._browser = await self._playwright.chromium.launch(
                     executable_path=self.settings.resolved_executable(), args=args, headless=True,
-                    timeout=self.settings.timeout_s * 1000)
+                    timeout=LAUNCH_TIMEOUT_S * 1000)
             except PwError as exc:
                 reason = str(exc).splitlines()[0][:200]
                 raise FetchError(url, f"无法启动浏览器 Chromium failed to start: {reason}") from None
