@@ -143,8 +143,10 @@ async def _session_user(request: web.Request, desk: Desk) -> store.Person | None
     return person
 
 
-async def _error_page(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                      ) -> web.StreamResponse:
+@web.middleware
+async def error_page(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                     ) -> web.StreamResponse:
+    """Refusals (403, 404, 413, 429 …) as a page of the desk, in Chinese, keeping their cookies and Retry-After."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -158,9 +160,6 @@ async def _error_page(request: web.Request, handler: Callable[[web.Request], Awa
             if name.lower() in {"set-cookie", "retry-after"}:
                 page.headers.add(name, value)
         return page
-
-
-error_page = web.middleware(_error_page)
 
 
 def make_app(desk: Desk) -> web.Application:

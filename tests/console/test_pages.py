@@ -60,3 +60,27 @@ async def test_ledger_shows_every_window_and_the_gap(sessions, tmp_path: Path) -
     assert "第 1 / 3 页" in first and "下一页" in first and "上一页" not in first
     assert third.count('<td class="num">') == 12 - 2 * 5 and "下一页" not in third
     assert "第 3 / 3 页" in await (await client.get("/alerts", params={"page": "99"})).text()
+
+
+async def test_admin_adds_department_and_user_through_the_audited_functions(client: TestClient, desk: Desk) -> None:
+    from cases import history
+
+    token = await login(client, "小李")
+    refused = await client.post("/admin/departments", data={"name": "办公室", "csrf": token})
+    assert refused.status == 403  # an operator may not, whatever the form says
+    client.session.cookie_jar.clear()
+    token = await login(client, "管理员")
+    added = await client.post("/admin/departments", data={"name": "办公室", "contacts": "李主任 0972-7654321\n",
+                                                          "channels": "", "csrf": token}, allow_redirects=False)
+    assert added.status == 303
+    user = await client.post("/admin/users", data={"name": "办公室周", "role": "department", "department": "办公室",
+                                                   "password": "office-pass-1", "csrf": token}, allow_redirects=False)
+    assert user.status == 303
+    short = await client.post("/admin/users", data={"name": "短密码", "role": "operator", "password": "123",
+                                                    "csrf": token})
+    assert short.status == 400 and "密码至少 8 位" in await short.text()
+    entries = [(e.actor, e.action, (e.detail or {}).get("name")) for e in await history(desk.sessions)]
+    assert entries[-2:] == [("管理员", "department_add", "办公室"), ("管理员", "user_add", "办公室周")]
+    client.session.cookie_jar.clear()
+    await login(client, "办公室周", "office-pass-1")  # the new account logs in with its argon2 password
+    assert "目前没有交办给本部门的事项" in await (await client.get("/dept")).text()
