@@ -25,7 +25,7 @@ import shutil
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from yarl import URL
 
@@ -34,7 +34,7 @@ from crawler.types import FetchError, FetchPolicy, FetchResult, Validators
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as PwBrowser
-    from playwright.async_api import BrowserContext, Playwright, Request, Route
+    from playwright.async_api import BrowserContext, Page, Playwright, Request, Route
 
     from crawler.config.sources import BrowserOptions
 
@@ -69,10 +69,6 @@ RENDERED_HEADER = "X-Yuqing-Rendered"  # added to a rendered result's headers (a
 _TRANSFER_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length", "set-cookie"})
 # Not needed to read a page's text (they stay for screenshots).
 _RENDER_SKIPS = frozenset({"image", "media", "font"})
-
-
-class BrowserUnavailable(Exception):
-    """Chromium or Playwright is missing; the reason says which and what to install."""
 
 
 @dataclass(frozen=True)
@@ -263,7 +259,8 @@ class Browser:
                         log.warning("browser context close failed: %s", exc)
 
     @staticmethod
-    async def _capture(page: Any) -> bytes:
+    async def _capture(page: Page) -> bytes:
+        """Full page, cut at ``MAX_SCREENSHOT_HEIGHT_PX``."""
         height = await page.evaluate("() => document.documentElement.scrollHeight")
         clip = {"x": 0, "y": 0, "width": VIEWPORT["width"],
                 "height": max(1, min(int(height or 1), MAX_SCREENSHOT_HEIGHT_PX))}
@@ -295,6 +292,7 @@ class Browser:
             # The first navigation is our goto (Chromium may spell the URL differently, e.g. percent-
             # encoded); served once, so a reload or a frame goes through the fetcher.
             document, fetches.document = fetches.document, None
+            fetches.last_activity = time.monotonic()  # scripts start now: the quiet period counts from here
             await route.fulfill(status=document.status, body=document.text.encode("utf-8"),
                                 headers={"Content-Type": "text/html; charset=utf-8"})
             return None
@@ -304,6 +302,7 @@ class Browser:
         if fetches.requests > MAX_REQUESTS_PER_PAGE:
             return f"请求过多 more than {MAX_REQUESTS_PER_PAGE} requests"
         fetches.in_flight += 1
+        fetches.last_activity = time.monotonic()
         try:
             target = URL(request.url)
             result = await self.fetcher.fetch(request.url, fetches.policy_for(target))

@@ -28,6 +28,7 @@ SCRIPTED = """<!doctype html><html><head><meta charset="gbk"><title>脚本页</t
 APP_JS = """document.addEventListener('DOMContentLoaded', () => {
   document.getElementById('main').innerHTML = '<h1>脚本写入的标题</h1><p>化隆二幼多名幼儿呕吐</p>';
   fetch('/api/more').then(r => r.text()).then(t => document.body.insertAdjacentHTML('beforeend', '<p id="more">' + t + '</p>'));
+  setTimeout(() => fetch('/api/late').then(r => r.text()).then(t => document.body.insertAdjacentHTML('beforeend', t)), 150);
 });"""
 
 
@@ -92,6 +93,7 @@ async def server() -> AsyncIterator[Server]:
     site.add("/scripted.html", SCRIPTED.encode("gbk"), "text/html")  # charset only in <meta>
     site.add("/app.js", APP_JS, "application/javascript; charset=utf-8")
     site.add("/api/more", "接口返回的补充内容", "text/plain; charset=utf-8")
+    site.add("/api/late", "<p>稍后加载的评论</p>", "text/plain; charset=utf-8")
     yield site
     await runner.cleanup()
 
@@ -120,6 +122,7 @@ def png_size(png: bytes) -> tuple[int, int]:
 async def test_render_returns_the_dom_scripts_wrote(server: Server, browser: Browser, policy: FetchPolicy) -> None:
     result = await browser.render(server.url("/scripted.html"), policy)
     assert "<h1>脚本写入的标题</h1>" in result.text and "接口返回的补充内容" in result.text
+    assert "稍后加载的评论" in result.text  # fetched by a timer after "load": waited for
     assert "加载中" not in result.text
     assert result.body == result.text.encode("utf-8") and result.encoding == "utf-8"
     assert ("Content-Type", "text/html; charset=utf-8") in result.headers
