@@ -25,6 +25,8 @@ async def test_admin_opens_every_page(client: TestClient, scene: Scene) -> None:
     assert all(f"转：化隆二幼幼儿呕吐事件（{i}）" in incidents for i in (1, 2, 3))
     detail = await (await client.get(f"/alerts/{scene.major}")).text()
     assert "<mark>化隆二幼</mark>" in detail and "核验通过" in detail and 'value="assess"' in detail
+    form = await client.get(f"/alerts/{scene.major}/form/处理单")
+    assert form.status == 200 and (await form.read()).startswith(b"PK")  # the .docx of alerts.forms
 
 
 async def test_queue_filters_sort_and_pages(client: TestClient, desk: Desk, scene: Scene) -> None:

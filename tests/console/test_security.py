@@ -89,6 +89,9 @@ async def test_pages_by_role(client: TestClient, scene: Scene) -> None:
         await login(client, name)
         seen += [(name, path, (await client.get(path)).status) for user, path, _ in ROLE_PAGES if user == name]
     assert seen == list(ROLE_PAGES)
+    client.session.cookie_jar.clear()
+    await login(client, "信息员陈")  # an informant reads only their own leads
+    assert [(await client.get(f"/alerts/{i}")).status for i in (scene.major, scene.hostile)] == [404, 404]
 
 
 async def test_department_sees_only_its_own_dispatched_alerts(client: TestClient, desk: Desk, scene: Scene) -> None:
