@@ -49,6 +49,7 @@ class Report:
     generated_at: datetime
     sections: tuple[Section, ...]
     signatures: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    period_label: str = "报告期"  # what ``period`` is: 报告期, or 事件 for a 专报
 
     def tables(self) -> list[TableData]:
         return [table for section in self.sections for table in section.tables]

@@ -50,7 +50,7 @@ def _table(doc: OfficialDocument, data: TableData) -> None:
 def build_docx(report: Report) -> bytes:
     doc = OfficialDocument(report.title, report.institution, "编制单位", report.number, report.generated_at,
                            subject=f"{report.title} {report.period}")
-    doc.text(f"报告期：{report.period}　　生成时间：{when(report.generated_at)}（北京时间）")
+    doc.text(f"{report.period_label}：{report.period}　　生成时间：{when(report.generated_at)}（北京时间）")
     for n, section in enumerate(report.sections, 1):
         doc.section(numeral(n), section.heading)
         for paragraph in section.paragraphs:

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.audit import ACTION_LABELS, state_label
+from alerts.deadlines import CHINA
 from alerts.forms import ASSESSMENT_ACTIONS, ASSESSMENT_PARTS, excerpt, split_assessment
 from alerts.officialdoc import clean, span, when
 from alerts.reports import charts
@@ -71,7 +72,7 @@ def compose_special(file: cases_store.CaseFile, incident_id: int, *, institution
     timeline = table("传播路径", ["序号", "发现时间", "发布时间", "来源", "标题", "链接"], path_rows,
                      widths_cm=[0.9, 2.6, 2.6, 2.0, 3.8, 3.8])
     cumulative = Chart("转载累计（按发现时间）", charts.lines(
-        "转载累计（按发现时间）", [f"{c.found_at.astimezone(first.found_at.tzinfo):%m-%d %H:%M}" for c in copies],
+        "转载累计（按发现时间）", [f"{c.found_at.astimezone(CHINA):%m-%d %H:%M}" for c in copies],
         {"累计转载": list(range(1, len(copies) + 1))}, ylabel="处"))
     spread = Section("传播路径", (
         f"自首次发现至最后一次发现共 {span((last.found_at - first.found_at).total_seconds())}，"
@@ -109,7 +110,7 @@ def compose_special(file: cases_store.CaseFile, incident_id: int, *, institution
                       + ("，舆情未再扩散。" if not after_close else "，仍需持续关注。"))
     evaluation = Section("效果评估", tuple(effect))
     return Report("incident", TITLE, institution, f"事件{incident_id}", clean(case.title), now,
-                  (happened, spread, assessment, handling, evaluation))
+                  (happened, spread, assessment, handling, evaluation), period_label="事件")
 
 
 async def special_report(session: AsyncSession, incident_id: int, *, institution: str, names: Mapping[str, str],

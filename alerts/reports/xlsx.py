@@ -74,7 +74,7 @@ def build_xlsx(report: Report) -> bytes:
     about.title = sheet_title("说明", taken)
     about.append([report.title])
     about["A1"].font = Font(name=FONT, bold=True, size=16)
-    for line in (f"编制单位：{report.institution}", f"编号：{report.number}", f"报告期：{report.period}",
+    for line in (f"编制单位：{report.institution}", f"编号：{report.number}", f"{report.period_label}：{report.period}",
                  f"生成时间：{when(report.generated_at)}（北京时间）"):
         about.append([line])
     for n, section in enumerate(report.sections, 1):

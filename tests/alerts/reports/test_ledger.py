@@ -18,6 +18,8 @@ from crawler.cli_reports import report_app
 from storage import db
 from storage.models import RunRow
 
+SAMPLES = Path(__file__).resolve().parents[3] / "test-output" / "reports"
+
 
 def write_sources(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
@@ -61,6 +63,10 @@ def test_ledger_command_lists_every_window_and_the_gaps(world: World, tmp_path: 
     cli(world, config, data, "report", "ledger", "--from", "2026-10-24", "--to", "2026-10-26", "--format", "xlsx",
         "--out", str(xlsx))
     sheet = xlsx_sheet(xlsx.read_bytes(), "巡查台账")
+    if "sqlite" in world.url:  # the sample set for a person to look at
+        SAMPLES.mkdir(parents=True, exist_ok=True)
+        (SAMPLES / path.name).write_bytes(path.read_bytes())
+        (SAMPLES / path.with_suffix(".xlsx").name).write_bytes(xlsx.read_bytes())
     assert len(sheet) == 1 + 18
     counted = world_counts(world)
     for row in sheet[1:]:  # 日期 时段 来源 结果 抓取 失败 条目 新增 命中 告警 …
