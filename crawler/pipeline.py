@@ -1,14 +1,20 @@
 """Run one source once: fetch → parse → dedup → match → store (with alerts) — the whole patrol step.
 
 Every source type is a two-level crawl: list pages (a feed, a news index, a forum page) give
-finished items and/or links; links not seen before are fetched and parsed into items. The
-adapter decides what a page means; this module only drives I/O, so it stays short.
+finished items and/or links; links not seen before are fetched and parsed into items. A forum
+thread's page also names further pages (its next pages, its 楼中楼 pages), fetched too, at most
+``max_pages`` a thread per patrol. Paging through a list stops at the first page that gives
+nothing new. A link followed is remembered (``link_state``): an article whose item is stored
+under another URL (a redirect) is not fetched again, and a thread only when the list shows a new
+reply count, from the last page read. The adapter decides what a page means; this module only
+drives I/O, so it stays short. Reads ``max_items`` and ``max_pages`` of the source.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -19,7 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crawler.adapters import Adapter, Listing, ParseError
+from crawler.adapters import Adapter, Detail, Listing, ParseError
 from crawler.config.sources import SourceSpec
 from crawler.fetch import Fetcher
 from crawler.fetch.browser import Browser
@@ -31,6 +37,18 @@ from storage.evidence import EvidenceStore
 log = logging.getLogger("yuqing.fetch")
 
 DEFAULT_MAX_ITEMS = 50
+DEFAULT_MAX_PAGES = 5  # pages of one thread (its own and its 楼中楼 pages) per patrol
+# C0 controls but tab, newline and carriage return: feeds and hostile pages carry NULs, which
+# PostgreSQL refuses in text, and the others are invisible noise that breaks keyword matching.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def clean_item(item: Item) -> Item:
+    """The item without control characters in its title, text and author — before matching, so
+    the offsets of a hit point into the text as stored."""
+    fields = {"title": item.title, "text": item.text, "author": item.author}
+    dirty = {key: _CONTROLS.sub("", value) for key, value in fields.items() if value and _CONTROLS.search(value)}
+    return replace(item, **dirty) if dirty else item  # type: ignore[arg-type]
 
 
 def _utcnow() -> datetime:
@@ -58,6 +76,7 @@ class _Job:
     entries: list[queries.NewItem]
     state: FetchResult | None
     done: asyncio.Future[list[queries.StoredItem | None]]
+    links: list[queries.Followed] = field(default_factory=list)
 
 
 class _Writer:
@@ -81,8 +100,9 @@ class _Writer:
         self.queue: deque[_Job] = deque()
         self.task: asyncio.Task[None] | None = None
 
-    async def store(self, entries: list[queries.NewItem], state: FetchResult | None) -> list[queries.StoredItem | None]:
-        job = _Job(entries, state, asyncio.get_running_loop().create_future())
+    async def store(self, entries: list[queries.NewItem], state: FetchResult | None,
+                    links: list[queries.Followed] | None = None) -> list[queries.StoredItem | None]:
+        job = _Job(entries, state, asyncio.get_running_loop().create_future(), links or [])
         self.queue.append(job)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._drain())
@@ -110,8 +130,11 @@ class _Writer:
     async def _write(self, batch: list[_Job]) -> list[list[queries.StoredItem | None]]:
         entries = [entry for job in batch for entry in job.entries]
         states = [job.state for job in batch if job.state is not None]
+        links = [link for job in batch for link in job.links]
         try:
             async with self.sessions() as session:
+                if links:  # in the items' transaction (store_items commits what the session holds)
+                    await queries.save_followed(session, links)
                 stored = await queries.store_items(session, entries, states)
         except IntegrityError:
             # Another process stored one of these URLs meanwhile: one by one, so only it drops out.
@@ -123,9 +146,11 @@ class _Writer:
         return results
 
     async def _write_alone(self, job: _Job) -> list[queries.StoredItem | None]:
-        if job.state is not None:
+        if job.state is not None or job.links:
             async with self.sessions() as session:
-                await queries.save_fetch_state(session, job.state)
+                if job.state is not None:
+                    await queries.save_fetch_state(session, job.state)
+                await queries.save_followed(session, job.links)
                 await session.commit()
         out: list[queries.StoredItem | None] = []
         for entry in job.entries:
@@ -193,6 +218,17 @@ def _admission(url: str, per_host: int) -> asyncio.Semaphore:
     return slot
 
 
+@dataclass(frozen=True)
+class _Follow:
+    """A link to follow: where to start (a thread's last page read, or the link itself) and the
+    version the list shows (``versioned``: the link is a thread)."""
+
+    link: str
+    start: str
+    versioned: bool
+    version: str | None
+
+
 @dataclass
 class _Run:
     source: SourceSpec
@@ -252,6 +288,7 @@ class _Run:
         commit); returns them with what the writer stores. ``check_seen=False`` skips the look-up
         (the writer checks again anyway): for an article page whose link was unseen a moment ago."""
         self.stats.items += len(items)
+        items = [clean_item(item) for item in items]
         seen: set[str] = set()
         if check_seen and items:
             async with self.ctx.sessions() as session:
@@ -309,51 +346,105 @@ class _Run:
         except Exception:  # the hit is stored; a screenshot problem must not fail the run
             log.exception("screenshot failed source=%s url=%s", self.source.id, page.final_url)
 
-    async def detail(self, url: str) -> None:
+    async def follow(self, target: _Follow) -> None:
+        """Fetch a link and the pages it leads to — a thread's later pages first, then its 楼中楼
+        pages — at most ``max_pages``. Then remember it: a thread with the page to read on from
+        (its first page not read, else its last page read) and the version read (None while pages
+        are left, so the next patrol reads on); an article when its items are stored under other
+        URLs (a redirect)."""
+        budget = self.source.max_pages or DEFAULT_MAX_PAGES
+        pages, others, queued = [target.start], [], {target.start}
+        read: dict[str, int] = {}  # thread pages read: URL → page number
+        unread: list[str] = []  # thread pages that failed
+        aliased = False
+        while (pages or others) and budget > 0:
+            take = min(budget, len(pages))
+            batch, these = pages[:take] + others[:budget - take], set(pages[:take])
+            pages, others = pages[take:], others[budget - take:]
+            budget -= len(batch)
+            for url, detail in zip(batch, await asyncio.gather(*(self.detail(url) for url in batch))):
+                if detail is None:
+                    unread += [url] if url in these else []
+                    continue
+                if detail.page is not None:
+                    read[url] = detail.page
+                aliased = aliased or (url == target.link and url not in {item.url for item in detail.items})
+                for queue, found in ((pages, detail.pages), (others, detail.more)):
+                    for more in found:
+                        if more not in queued:
+                            queued.add(more)
+                            queue.append(more)
+        left = unread + pages
+        resume = left[0] if left else max(read, key=read.__getitem__) if read else None
+        followed: queries.Followed | None = None
+        if target.versioned and (resume is not None or target.start != target.link):
+            # nothing read where the last patrol ended (posts deleted, the thread shorter): page 1 next time
+            followed = queries.Followed(target.link, self.source.id, None if left else target.version,
+                                        max(read.values(), default=None), resume, self.ctx.clock())
+        elif aliased and not target.versioned:
+            followed = queries.Followed(target.link, self.source.id, None, None, None, self.ctx.clock())
+        if followed is not None:
+            await _writer(self.ctx.sessions).store([], None, [followed])
+
+    async def detail(self, url: str) -> Detail | None:
+        """Fetch, parse and store one detail page; None when it failed."""
         page = await self._read(url)
         if page is None:
-            return
-        lean, size, count, matched, entries = page
+            return None
+        lean, size, count, matched, entries, detail = page
         new, hits = await self._save(matched, entries, lean)  # one transaction with the fetch state
         self.log_fetch(lean, count, new, hits, size)
+        return detail
 
     async def _read(self, url: str) -> tuple[FetchResult, int, int, list[tuple[Item, list[Hit]]],
-                                             list[queries.NewItem]] | None:
+                                             list[queries.NewItem], Detail] | None:
         """Fetch, parse and match one article page, evidence written; returns the page without its
         body and text (hundreds of KB that need not wait in memory for the writer), its size, the
-        number of items, and what to store."""
+        number of items, what to store, and what the adapter read (its further pages)."""
         result = await self.fetch(url, conditional=False, save_state=False)
         if result is None:
             return None
         lean = replace(result, body=b"", text="")
         try:
             async with _parse_slot():
-                items = self.adapter.parse_detail(result, self.source)
+                detail = self.adapter.read_detail(result, self.source)
         except ParseError as exc:
             self.fail(url, exc.reason)
             await self._save([], [], lean)  # the fetch state, as for any page
             return None
-        matched, entries = await self._prepare(items, result, check_seen=False)
-        return lean, len(result.body), len(items), matched, entries
+        # A thread's page holds old floors too, and a 楼中楼 page old replies: those are looked up.
+        matched, entries = await self._prepare(detail.items, result, check_seen=detail.page is not None or bool(detail.more))
+        return lean, len(result.body), len(detail.items), matched, entries, detail
 
-    async def listing(self, url: str) -> list[str]:
+    async def listing(self, url: str) -> tuple[list[_Follow], int] | None:
+        """The links of a list page to follow, and the number of new items it gave; None when the
+        page could not be read."""
         result = await self.fetch(url, conditional=True)
         if result is None or result.not_modified:
             if result is not None:
                 self.log_fetch(result, 0, 0, 0)
-            return []
+            return None if result is None else ([], 0)
         try:
             async with _parse_slot():
                 listing: Listing = self.adapter.parse_list(result, self.source)
         except ParseError as exc:
             self.fail(url, exc.reason)
-            return []
+            return None
         new, hits = await self.store(listing.items, result)
         async with self.ctx.sessions() as session:
             seen = await queries.seen_urls(session, listing.links)
-        fresh = [link for link in listing.links if link not in seen]
+            followed = await queries.followed_links(session, listing.links)
+        fresh: list[_Follow] = []
+        for link in listing.links:
+            state = followed.get(link)
+            if link in seen or (state is not None and link not in listing.versions):
+                continue  # an article already stored, under this URL or the one it redirected to
+            version = listing.versions.get(link)
+            if state is not None and version is not None and state.version == version:
+                continue  # a thread without new replies
+            fresh.append(_Follow(link, (state.page_url if state else None) or link, link in listing.versions, version))
         self.log_fetch(result, len(listing.items) + len(listing.links), new + len(fresh), hits)
-        return fresh
+        return fresh, new
 
 
 async def crawl_source(source: SourceSpec, adapter: Adapter, policy: FetchPolicy, ctx: RunContext, *,
@@ -362,18 +453,23 @@ async def crawl_source(source: SourceSpec, adapter: Adapter, policy: FetchPolicy
     """One patrol of one source. Expected failures are counted in the stats, never raised.
     ``screenshot``: add a full-page screenshot to the evidence of each page with a new hit."""
     run = _Run(source, adapter, policy, max_items, run_id, ctx, screenshot=screenshot)
-    links: list[str] = []
+    targets: dict[str, _Follow] = {}
     try:
         start_urls = adapter.start_urls(source)
     except ParseError as exc:
         run.fail(source.url or source.id, exc.reason)
         return run.stats
     for url in start_urls:
-        for link in await run.listing(url):
-            if link not in links:
-                links.append(link)
+        page = await run.listing(url)
+        if page is None:
+            continue
+        fresh, new = page
+        for target in fresh:
+            targets.setdefault(target.link, target)
+        if not fresh and not new:
+            break  # the list is newest first: later pages hold nothing new either
     # The fetcher enforces per-host concurrency and delay; gather only lets different hosts overlap.
-    await asyncio.gather(*(run.detail(link) for link in links[:max_items]))
+    await asyncio.gather(*(run.follow(target) for target in list(targets.values())[:max_items]))
     return run.stats
 
 

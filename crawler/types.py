@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class FetchPolicy:
     retries: int = 2  # extra attempts after a timeout, a connection error or a 5xx
     backoff_s: float = 1.0
     obey_robots: bool = True
-    allow_private_networks: bool = False
+    # True, or the private networks that may be reached (crawler.fetch.netguard.Allowed)
+    allow_private_networks: bool | tuple[IPv4Network | IPv6Network, ...] = False
     encoding: str | None = None  # forced charset, e.g. "gbk"; None = header, <meta>, detection
     headers: tuple[tuple[str, str], ...] = ()
     cookie: str | None = None  # the value read from the source's cookie_env, never from the file

@@ -2,8 +2,9 @@
 
 Every source is a two-level crawl. The pipeline fetches each of ``start_urls``; ``parse_list``
 turns such a page into finished items and/or links to article pages; the pipeline fetches the
-links it has not seen and ``parse_detail`` turns each into items. Adapters do no I/O, so each is
-tested on saved pages. ``ADAPTERS`` maps the type a user writes to its adapter; an adapter's
+links it has not seen and ``read_detail`` turns each into items and, for a forum thread, its
+further pages (later pages, 楼中楼 pages), which the pipeline fetches too. Adapters do no I/O, so
+each is tested on saved pages. ``ADAPTERS`` maps the type a user writes to its adapter; an adapter's
 docstring is its one-line help text.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from crawler.adapters.base import Adapter, Listing
+from crawler.adapters.base import Adapter, Detail, Listing
 from crawler.adapters.discuz import DiscuzAdapter
 from crawler.adapters.errors import ParseError
 from crawler.adapters.html import extract_links
@@ -25,7 +26,7 @@ from crawler.types import FetchResult
 if TYPE_CHECKING:
     from crawler.config.sources import SourceSpec
 
-__all__ = ["ADAPTERS", "Adapter", "DiscuzAdapter", "HtmlAdapter", "Listing", "NewsAdapter", "ParseError", "RssAdapter", "TiebaAdapter", "adapter_for"]
+__all__ = ["ADAPTERS", "Adapter", "Detail", "DiscuzAdapter", "HtmlAdapter", "Listing", "NewsAdapter", "ParseError", "RssAdapter", "TiebaAdapter", "adapter_for"]
 
 
 class RssAdapter(Adapter):

@@ -17,10 +17,28 @@ if TYPE_CHECKING:
 
 @dataclass
 class Listing:
-    """What one list page gave: finished items, and article links still to fetch (page order)."""
+    """What one list page gave: finished items, and article links still to fetch (page order).
+
+    ``versions`` marks the links that are forum threads, with what the list shows of each one's
+    state (its reply count; None when the list does not show it): a thread is fetched again when
+    that changes (always, when it is None). Other links are fetched once."""
 
     items: list[Item] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
+    versions: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class Detail:
+    """What one detail page gave: items, and further pages to fetch: the thread's later pages
+    (``pages``, in order) and others that belong to it (``more``: 楼中楼 pages), fetched after
+    them. ``page`` is the number of this page in its thread (None for pages that are not one of a
+    thread's pages): a thread is read on from its last page read when it changes."""
+
+    items: list[Item] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)
+    more: list[str] = field(default_factory=list)
+    page: int | None = None
 
 
 class Adapter(ABC):
@@ -32,6 +50,10 @@ class Adapter(ABC):
     @abstractmethod
     def parse_list(self, result: FetchResult, source: SourceSpec) -> Listing:
         """Items and article links from a page of ``start_urls``."""
+
+    def read_detail(self, result: FetchResult, source: SourceSpec) -> Detail:
+        """Items and further pages of a detail page; articles have no further pages."""
+        return Detail(items=self.parse_detail(result, source))
 
     def parse_detail(self, result: FetchResult, source: SourceSpec) -> list[Item]:
         """The article on a detail page; an empty one is an error, so a broken selector shows."""

@@ -11,6 +11,10 @@ thread's page-1 URL in the site's form. Quoted posts (``引用``) are left out o
 the quoted post is an item of its own, and repeating its words would raise its alert again on
 every reply that quotes it. The "回复 5# 张三" reply header, edit notes, signatures, ads,
 attachment boxes and the invisible anti-copy "jammer" text are left out too.
+
+Depth: a thread page names the thread's later pages, up to the last one its pager links to, spelt
+like the page fetched (``thread-T-P-1.html`` / ``…&page=P``); each list row's reply count (回复) is
+the thread's version, so the pipeline fetches a thread again only when it changes.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.adapters.base import Adapter, Listing
+from crawler.adapters.base import Adapter, Detail, Listing
 from crawler.adapters.errors import ParseError
 from crawler.adapters.dates import parse_cn_datetime
 from crawler.adapters.html import node_text
@@ -47,21 +51,27 @@ class Template:
     posted: str  # the "发表于 …" element; a <span title="2015-3-5 14:02:33"> in it wins
     subject: str  # the thread's title
     noise: str  # inside the message: not the author's words
+    row: str = ""  # list page: one element per thread row …
+    row_link: str = ""  # … its subject link
+    replies: str = ""  # … and its reply count (回复), the version that tells an updated thread
+    pager: str = ""  # thread page: links to the thread's other pages, the last one among them
 
 
 _NOISE = ("i.pstatus, div.quote, blockquote, strong:has(a[href*='goto=findpost']), .jammer, "
           "[style*='display:none'], [style*='display: none'], ignore_js_op, .aimg_tip, .tip, dl.tattl, "
           ".attach_nopermission, .locked, .a_pr, .a_pt, .a_pb, .sign")
 _ROWS = "tbody[id^=normalthread_] a.xst, tbody[id^=stickthread_] a.xst, #waterfall h3 a"
+_ROW = dict(row="tbody[id^=normalthread_], tbody[id^=stickthread_]", row_link="a.xst", replies="td.num a",
+            pager="div.pg a[href]")
 # Tried in order; the first that finds threads (list) or posts (thread page) is used.
 TEMPLATES: tuple[Template, ...] = (
     Template(name="X3", thread_link=_ROWS, post="table.plhin[id^=pid]", body="#postmessage_{pid}",
              author=".pls .authi a.xw1, .plc .authi a.xi2", posted="#authorposton{pid}",
-             subject="#thread_subject", noise=_NOISE),
+             subject="#thread_subject", noise=_NOISE, **_ROW),
     # X2/X2.5: the post table has no class; the rest is as in X3.
     Template(name="X2", thread_link=_ROWS, post="table[id^=pid][summary^=pid]", body="#postmessage_{pid}",
              author=".pls .authi a.xw1, .plc .authi a.xi2", posted="#authorposton{pid}",
-             subject="#thread_subject", noise=_NOISE),
+             subject="#thread_subject", noise=_NOISE, **_ROW),
     # A custom skin: any thread link inside the list, any element carrying a post id.
     Template(name="skin", thread_link="#threadlist a, #threadlisttableid a, #moderate a", post="[id^=pid]",
              body="#postmessage_{pid}", author=".authi a, .pls a", posted="#authorposton{pid}",
@@ -71,6 +81,7 @@ TEMPLATES: tuple[Template, ...] = (
 LOGIN_REQUIRED = "需要登录：Cookie 缺失或已过期 (login required: set or refresh cookie_env)"
 _PID = re.compile(r"^pid(\d+)$")
 _THREAD_FILE = re.compile(r"(?<=/)thread-(?P<tid>\d+)-\d+-\d+\.html$")
+_PAGE = re.compile(r"(?<=/thread-)(?P<tid>\d+)-(?P<page>\d+)(?=-\d+\.html$)|(?<=[?&])page=(?P<n>\d+)")
 _FORUM_FILE = re.compile(r"(?<=/)forum-(?P<fid>\w+)-\d+\.html$")  # fid or the board's alias
 # Said by login walls, never by the "您需要登录后才可以回帖" under every thread a guest reads.
 _LOGIN_WORDS = re.compile(r"尚未登录|需要登录后才(?:可以|能)(?:访问|查看|浏览|进入|下载)|请先登录")
@@ -97,6 +108,31 @@ def thread_url(href: str, base: str) -> str | None:
     if query.get("mod") == ["viewthread"] and tid.isdigit():
         return urlunsplit((parts.scheme, parts.netloc, parts.path, f"mod=viewthread&tid={tid}", ""))
     return None
+
+
+def _tid(url: str | None) -> str | None:
+    """The thread id in a URL ``thread_url`` gave."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    found = _THREAD_FILE.search(parts.path)
+    return found["tid"] if found else parse_qs(parts.query).get("tid", [None])[0]
+
+
+def page_of(url: str) -> int:
+    """The page number of a thread page URL (``thread-T-P-1.html``, ``…&page=P``); 1 when unsaid."""
+    found = _PAGE.search(urlsplit(url).path) or _PAGE.search(urlsplit(url).query)
+    return int(found["page"] or found["n"]) if found else 1
+
+
+def _with_page(url: str, page: int) -> str:
+    """``url`` (a thread page) turned into page ``page`` of the same thread, spelt the same way."""
+    parts = urlsplit(url)
+    if _PAGE.search(parts.path):
+        return urlunsplit(parts._replace(path=_PAGE.sub(lambda m: f"{m['tid']}-{page}", parts.path, count=1)))
+    if _PAGE.search(parts.query):
+        return urlunsplit(parts._replace(query=_PAGE.sub(f"page={page}", parts.query, count=1)))
+    return urlunsplit(parts._replace(query=f"{parts.query}&page={page}" if parts.query else f"page={page}"))
 
 
 def _base(tree: LexborHTMLParser, page_url: str) -> str:
@@ -165,7 +201,8 @@ class DiscuzAdapter(Adapter):
         return [source.url]
 
     def parse_list(self, result: FetchResult, source: SourceSpec) -> Listing:
-        """Thread links, page 1 of each, sticky threads included, each once, in page order."""
+        """Thread links, page 1 of each, sticky threads included, each once, in page order, with
+        the reply count of each row as the version that tells an updated thread."""
         tree = LexborHTMLParser(result.text)
         base = _base(tree, result.final_url)
         host = urlsplit(base).netloc
@@ -176,20 +213,31 @@ class DiscuzAdapter(Adapter):
                 if url and urlsplit(url).netloc == host and url not in links:
                     links.append(url)
             if links:
-                return Listing(links=links)
+                versions: dict[str, str | None] = dict.fromkeys(links)
+                for row in tree.css(template.row) if template.row else []:
+                    anchor, count = row.css_first(template.row_link), row.css_first(template.replies)
+                    url = thread_url(anchor.attributes.get("href") or "", base) if anchor is not None else None
+                    if url in versions and count is not None and _text(count).isdigit():
+                        versions[url] = _text(count)
+                return Listing(links=links, versions=versions)
         board = tree.css_first("#threadlist")
         if board is not None and _EMPTY_BOARD in board.text():  # a new board: nothing posted yet
             return Listing()
         raise _explain_empty(tree, result, "主题")
 
     def parse_detail(self, result: FetchResult, source: SourceSpec) -> list[Item]:
-        """One item per post on the page whose message could be read; image-only posts are skipped."""
+        return self.read_detail(result, source).items
+
+    def read_detail(self, result: FetchResult, source: SourceSpec) -> Detail:
+        """One item per post on the page whose message could be read (image-only posts are
+        skipped), and the thread's later pages, up to the last one its pager links to."""
         tree = LexborHTMLParser(result.text)
         found = _posts(tree)
         if found is None:
             raise _explain_empty(tree, result, "帖子")
         template, posts = found
         thread = self._thread(tree, result)
+        page = page_of(result.final_url)
         subject = _first_text(tree.css(template.subject))
         if not subject:
             title = tree.css_first("title")
@@ -208,11 +256,22 @@ class DiscuzAdapter(Adapter):
                 url=f"{thread}#pid{pid}", source_id=source.id, title=subject, text=text,
                 fetched_at=result.fetched_at, author=_first_text(post.css(template.author)),
                 published_at=self._posted(tree, template, pid, result), parent_url=thread,
-                title_inherited=bool(items)))  # page 1 of a thread opens with the first post
+                title_inherited=bool(items) or page > 1))  # page 1 of a thread opens with the first post
         if not found_body:
             raise ParseError(f"找到 {len(posts)} 个楼层但没有正文，论坛模板可能已改版 "
                              "(posts without message bodies: the markup changed)")
-        return items
+        return Detail(items, self._later_pages(tree, template, result.final_url, thread, page), page=page)
+
+    @staticmethod
+    def _later_pages(tree: LexborHTMLParser, template: Template, page_url: str, thread: str, page: int) -> list[str]:
+        """Pages ``page``+1 … the last page the pager links to, spelt like the page fetched."""
+        base = _base(tree, page_url)
+        last = page
+        for anchor in tree.css(template.pager) if template.pager else []:
+            href = anchor.attributes.get("href") or ""
+            if _tid(thread_url(href, base)) == _tid(thread):  # the pager may spell it the other way
+                last = max(last, page_of(canonical_url(href, base)))
+        return [_with_page(page_url, n) for n in range(page + 1, last + 1)]
 
     @staticmethod
     def _thread(tree: LexborHTMLParser, result: FetchResult) -> str:

@@ -29,6 +29,12 @@ Conventions (``Item`` has no floor field, so the floor is in the URL):
 * author: the name the page shows, with the account name in brackets when they differ
   (``杜草莓 (jkl028)``): nicknames change, the account is what Baidu's 举报 knows.
 * times: Tieba prints Asia/Shanghai wall time; items carry aware UTC.
+
+Depth (``read_detail``): a thread page names the thread's later pages (``?pn=N`` up to the last
+one its pager links to, spelt as the pager spells them) and, for each floor whose 楼中楼 count
+(``total_num``) is more than the page shows, that floor's ``/p/comment?tid=…&pid=…&pn=…`` pages
+(ten replies each), which this module reads like any 楼中楼 answer. The list's reply count (回复数)
+is each thread's version: the pipeline fetches a thread again only when it changes.
 """
 
 from __future__ import annotations
@@ -38,11 +44,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.adapters.base import Adapter, Listing
+from crawler.adapters.base import Adapter, Detail, Listing
 from crawler.adapters.dates import parse_cn_datetime
 from crawler.adapters.errors import ParseError
 from crawler.adapters.html import html_to_text, node_text
@@ -71,6 +77,8 @@ class Generation:
     floor_author: str = ""
     floor_tail: str = ""  # "来自Android客户端", "12楼", "2024-08-05 17:07": floor number and time
     subject: str = ""  # page-wide: the thread's title
+    pager: str = ""  # page-wide: links to the thread's other pages (``?pn=N``), the last one among them
+    reply_count: str = ""  # inside a floor: data-field {"pid": …, "total_num": its 楼中楼 replies}
     # 楼中楼 replies, inside a floor or alone (the /p/comment?tid=…&pid=… answer)
     reply: str = ""  # data-field carries the reply id as "spid"
     reply_body: str = ""
@@ -87,14 +95,14 @@ GENERATIONS: tuple[Generation, ...] = (
         thread_author=".tb_icon_author .frs-author-name", thread_replies=".threadlist_rep_num",
         floor="div.l_post.j_l_post", floor_body=".d_post_content", floor_author="a.p_author_name",
         floor_tail=".post-tail-wrap .tail-info", subject=".core_title_txt",
-        reply="li.lzl_single_post", reply_body=".lzl_content_main", reply_author=".lzl_cnt > a.j_user_card",
+        pager="li.l_pager a[href]", reply_count=".j_lzl_r[data-field]", reply="li.lzl_single_post", reply_body=".lzl_content_main", reply_author=".lzl_cnt > a.j_user_card",
         reply_time=".lzl_time", noise=".replace_tip"),
     # Desktop thread pages before ~2015: no j_l_post class, the tail in ul.p_tail, the subject an <h1>.
     Generation(
         name="pc-2014",
         floor="div.l_post", floor_body=".d_post_content", floor_author="a.p_author_name",
         floor_tail=".p_tail li span", subject=".core_title_txt",
-        reply="li.lzl_single_post", reply_body=".lzl_content_main", reply_author=".lzl_cnt > a.j_user_card",
+        pager="li.l_pager a[href]", reply_count=".j_lzl_r[data-field]", reply="li.lzl_single_post", reply_body=".lzl_content_main", reply_author=".lzl_cnt > a.j_user_card",
         reply_time=".lzl_time"),
     # Mobile (wap) forum list, 2018–2020; ads are rows linking to "javascript:;".
     Generation(
@@ -110,6 +118,7 @@ GENERATIONS: tuple[Generation, ...] = (
 
 FORUM_LIST_URL = "https://tieba.baidu.com/f"
 THREADS_PER_PAGE = 50  # Tieba's list pages step ``pn`` by 50
+REPLIES_PER_PAGE = 10  # a /p/comment answer holds ten 楼中楼 replies
 VERIFICATION_WALL = "百度安全验证页面 (Baidu verification wall): 贴吧要求人工验证，本页未读取 (page not read)"
 
 # A verification wall, for sure: Baidu's captcha hosts, or the wall's own <title>.
@@ -127,6 +136,7 @@ _THREAD_PATH = re.compile(r"^/p/(\d+)/?$")
 _PID = re.compile(r"^post_content_(\d+)$")
 _FLOOR_NO = re.compile(r"(?<!\d)(\d+)楼")
 _LOOSE_PAIR = re.compile(r"'(\w+)'\s*:\s*'([^']*)'")
+_PN = re.compile(r"(?<=[?&])pn=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -152,25 +162,36 @@ class TiebaAdapter(Adapter):
         return [f"{base}{joiner}kw={forum}&ie=utf-8&pn={THREADS_PER_PAGE * i}" for i in range(source.pages or 1)]
 
     def parse_list(self, result: FetchResult, source: SourceSpec) -> Listing:
-        """Thread links in page order, sticky threads included; the floors come from the threads."""
-        return Listing(links=[thread.url for thread in list_threads(result)])
+        """Thread links in page order, sticky threads included, each with its reply count (回复数)
+        as the version that tells an updated thread; the floors come from the threads."""
+        threads = list_threads(result)
+        return Listing(links=[thread.url for thread in threads],
+                       versions={t.url: None if t.replies is None else str(t.replies) for t in threads})
 
-    def parse_detail(self, result: FetchResult, source: SourceSpec) -> list[Item]:
-        """Floors and the 楼中楼 replies shown with them; or, for a ``/p/comment?tid=…&pid=…``
-        answer, that floor's replies."""
+    def read_detail(self, result: FetchResult, source: SourceSpec) -> Detail:
+        """Floors and the 楼中楼 replies shown with them, then the thread's later pages and the
+        ``/p/comment`` pages of floors with more replies than shown; or, for a
+        ``/p/comment?tid=…&pid=…`` answer, that floor's replies."""
         tree = _page(result)
         thread = thread_url(result.final_url) or thread_url(result.url)  # a deleted thread may redirect
         if thread is None:
             raise ParseError(f"不是贴吧帖子地址 (not a Tieba thread URL: /p/<tid>): {result.final_url}")
         for generation in GENERATIONS:
             if generation.floor and (floors := tree.css(generation.floor)):
-                return _floors(tree, generation, floors, thread, result, source.id)
+                found = _PN.search("?" + urlsplit(result.final_url).query)
+                page = int(found[1]) if found else 1
+                items = _floors(tree, generation, floors, thread, result, source.id, first_page=page == 1)
+                return Detail(items, _later_pages(tree, generation, result.final_url, page),
+                              _reply_pages(floors, generation, thread), page)
         pid = parse_qs(urlsplit(result.final_url).query).get("pid", [""])[0]
         if pid.isdigit():
             for generation in GENERATIONS:
                 if generation.reply and (replies := tree.css(generation.reply)):
-                    return _replies(replies, generation, thread, pid, "", result.fetched_at, source.id)
+                    return Detail(_replies(replies, generation, thread, pid, "", result.fetched_at, source.id))
         raise _nothing_found(tree, result, "楼层", "floors")
+
+    def parse_detail(self, result: FetchResult, source: SourceSpec) -> list[Item]:
+        return self.read_detail(result, source).items
 
 
 def list_threads(result: FetchResult) -> list[Thread]:
@@ -272,8 +293,37 @@ def _nothing_found(tree: LexborHTMLParser, result: FetchResult, what: str, engli
     return ParseError(f"页面中没有找到{what}，贴吧页面可能已改版 (no {english} found: the markup changed)")
 
 
+def _later_pages(tree: LexborHTMLParser, generation: Generation, page_url: str, page: int) -> list[str]:
+    """The thread's pages after ``page``, up to the last one its pager links to, spelt as the
+    pager spells them (a 只看楼主 ``see_lz`` view stays one)."""
+    last, spelling = page, ""
+    for anchor in tree.css(generation.pager) if generation.pager else []:
+        href = (anchor.attributes.get("href") or "").strip()
+        found = _PN.search(href)
+        if found and thread_url(urljoin(page_url, href)) == thread_url(page_url) and int(found[1]) > last:
+            last, spelling = int(found[1]), urljoin(page_url, href)
+    return [_PN.sub(f"pn={n}", spelling) for n in range(page + 1, last + 1)]
+
+
+def _reply_pages(floors: list[LexborNode], generation: Generation, thread: str) -> list[str]:
+    """``/p/comment?tid=…&pid=…&pn=…`` pages of each floor that has more 楼中楼 replies than the
+    thread page shows (it shows a few, or none in raw pages of 2015–2017)."""
+    if not generation.reply_count:
+        return []
+    tid = thread.rpartition("/")[2]
+    pages: list[str] = []
+    for floor in floors:
+        node = floor.css_first(generation.reply_count)
+        field = _data_field(node) if node is not None else {}
+        pid, total = str(field.get("pid") or ""), field.get("total_num")
+        if pid.isdigit() and isinstance(total, int) and total > len(floor.css(generation.reply)):
+            pages += [f"{thread.rpartition('/p/')[0]}/p/comment?tid={tid}&pid={pid}&pn={n}"
+                      for n in range(1, -(-total // REPLIES_PER_PAGE) + 1)]
+    return pages
+
+
 def _floors(tree: LexborHTMLParser, generation: Generation, floors: list[LexborNode], thread: str,
-            result: FetchResult, source_id: str) -> list[Item]:
+            result: FetchResult, source_id: str, *, first_page: bool) -> list[Item]:
     """One item per floor with text (floor 1 always: its subject is matched even under a picture),
     each followed by its 楼中楼 replies."""
     subject = _line(tree.css_first(generation.subject))
@@ -288,7 +338,7 @@ def _floors(tree: LexborHTMLParser, generation: Generation, floors: list[LexborN
         tail = " ".join(_line(node) for node in floor.css(generation.floor_tail))
         found = _FLOOR_NO.search(tail)
         number = int(found[1]) if found else None
-        opens = number == 1 if number is not None else read == 1
+        opens = number == 1 if number is not None else (first_page and read == 1)
         text = _message(body, generation.noise)
         if text or opens:
             items.append(Item(

@@ -54,7 +54,9 @@ class Config:
             max_body_bytes=int(self.sources.setting(source, "max_body", base.max_body_bytes)),  # type: ignore[call-overload]
             retries=int(self.sources.setting(source, "retries", base.retries)),  # type: ignore[call-overload]
             obey_robots=source.robots == "obey",
-            allow_private_networks=self.sources.allow_private_networks,
+            allow_private_networks=(self.sources.allow_private_networks
+                                    if isinstance(self.sources.allow_private_networks, bool)
+                                    else tuple(self.sources.allow_private_networks)),
             encoding=source.encoding,
             headers=tuple((source.headers or {}).items()),
             cookie=self.environ.get(source.cookie_env) if source.cookie_env else None,

@@ -10,7 +10,7 @@ import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
 from crawler.schedule.windows import ALL_WEEKDAYS, PatrolSchedule, Window
 
@@ -110,6 +110,7 @@ class SourceSpec(Politeness):
     url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     forum: str | None = None
     pages: int | None = Field(default=None, ge=1, le=100)
+    max_pages: int | None = Field(default=None, ge=1, le=1000, description="每个帖子每次巡查最多抓取的页数（含楼中楼页）")
     encoding: str | None = None
     cookie_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     headers: dict[str, str] | None = None
@@ -171,7 +172,9 @@ class SourcesFile(_Strict):
     timezone: str = "Asia/Shanghai"
     windows: Windows = None
     defaults: Politeness = Field(default_factory=Politeness)
-    allow_private_networks: bool = False
+    # true: any address; a list of networks (["10.1.2.0/24"]): those only — an intranet forum, or a
+    # site on this machine — every other private address (metadata service, router…) still refused
+    allow_private_networks: bool | list[IPvAnyNetwork] = False
     user_agent: str | None = None
     browser: BrowserOptions = Field(default_factory=BrowserOptions)
     sources: list[SourceSpec] = Field(default_factory=list)

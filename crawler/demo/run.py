@@ -25,7 +25,7 @@ from storage import queries
 SOURCES = """\
 # 演示配置：由 yuqing demo 自动生成，指向本机演示站点。
 timezone: Asia/Shanghai
-allow_private_networks: true    # 演示站点在 127.0.0.1
+allow_private_networks: ["127.0.0.0/8"]    # 演示站点在本机；其他内网地址仍然拒绝
 windows: always
 defaults: {{every: {every}s, per_host: 2, delay: 0.2s, jitter: 0s}}
 sources:

@@ -25,7 +25,7 @@ from yarl import URL
 from crawler.fetch.charset import decode_body
 from crawler.fetch.headers import redacted, request_headers
 from crawler.fetch.hostgate import HostGate
-from crawler.fetch.netguard import GuardedResolver, GuardRefusal, check_url
+from crawler.fetch.netguard import Allowed, GuardedResolver, GuardRefusal, check_url
 from crawler.fetch.retry import RETRY_AFTER_MAX_S, backoff_s, retry_after_s
 from crawler.fetch.robots import RobotsCache
 from crawler.types import FetchError, FetchPolicy, FetchResult, Validators
@@ -109,7 +109,7 @@ class Fetcher:
         # One pool per value of allow_private_networks: each pool's resolver enforces one fixed
         # rule, and a connection opened for a source allowed on private networks is never reused
         # by one that is not.
-        self._sessions: dict[bool, aiohttp.ClientSession] = {}
+        self._sessions: dict[Allowed, aiohttp.ClientSession] = {}
         self._gate = HostGate()
         self._robots = RobotsCache(self._load_robots_txt, ttl_s=robots_ttl_s)
 
@@ -213,7 +213,7 @@ class Fetcher:
             except aiohttp.ClientError as exc:
                 raise FetchError(url, f"响应无效 bad response: {type(exc).__name__}") from None
 
-    def _session(self, allow_private_networks: bool) -> aiohttp.ClientSession:
+    def _session(self, allow_private_networks: Allowed) -> aiohttp.ClientSession:
         """The pool for this guard setting, created on first use (it needs a running loop)."""
         session = self._sessions.get(allow_private_networks)
         if session is None:

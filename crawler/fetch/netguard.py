@@ -3,7 +3,9 @@
 A page, a redirect or a robots.txt under a hostile site's control must not make the daemon talk
 to the metadata service (169.254.169.254), the database on 10.x or a service on loopback.
 
-Policy settings read: ``allow_private_networks`` (by the caller, passed in as a flag).
+Policy settings read: ``allow_private_networks`` (by the caller): ``True`` lets every address
+through; a tuple of networks lets exactly those through (an intranet forum on 10.1.2.0/24, or
+127.0.0.0/8 for a site on this machine) and still refuses every other private address.
 
 Two checks, both needed:
 
@@ -25,6 +27,9 @@ from yarl import URL
 
 _SCHEMES = frozenset({"http", "https"})
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Allowed = bool | tuple[Network, ...]  # FetchPolicy.allow_private_networks
 
 
 class GuardRefusal(OSError):
@@ -50,14 +55,19 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def refusal_reason(address: str) -> str | None:
-    """Why a numeric address may not be contacted, or None when it is a public address."""
+def refusal_reason(address: str, allowed: Allowed = False) -> str | None:
+    """Why a numeric address may not be contacted, or None when it is a public address (or one
+    ``allowed`` lets through)."""
+    if allowed is True:
+        return None
     try:
         ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
     except ValueError:
         return f"无法识别的地址 unparsable address {address} refused"
     if isinstance(ip, ipaddress.IPv6Address):
         ip = _embedded_ipv4(ip) or ip
+    if allowed and any(ip.version == net.version and ip in net for net in allowed):
+        return None
     if (
         not ip.is_global
         or ip.is_loopback
@@ -71,7 +81,7 @@ def refusal_reason(address: str) -> str | None:
     return None
 
 
-def check_url(url: URL, *, allow_private_networks: bool) -> None:
+def check_url(url: URL, *, allow_private_networks: Allowed) -> None:
     """Refuse a non-http(s) URL, and a private IP-literal host unless private networks are allowed.
 
     Host names are left to ``GuardedResolver``, which checks them when the connection is made.
@@ -81,37 +91,34 @@ def check_url(url: URL, *, allow_private_networks: bool) -> None:
     host = url.host
     if not host:
         raise GuardRefusal("网址缺少主机 URL without host refused")
-    if allow_private_networks:
-        return
     try:
         ipaddress.ip_address(host)
     except ValueError:
         return
-    reason = refusal_reason(host)
+    reason = refusal_reason(host, allow_private_networks)
     if reason is not None:
         raise GuardRefusal(reason)
 
 
 async def resolve_checked(
-    host: str, port: int, *, allow_private_networks: bool, family: int = socket.AF_UNSPEC
+    host: str, port: int, *, allow_private_networks: Allowed, family: int = socket.AF_UNSPEC
 ) -> list[ResolveResult]:
     """Resolve with the event loop's getaddrinfo; refuse if ANY address is not public.
 
     Refusing on any (not only the first) address matters: the connector tries them in turn.
     """
     results = await ThreadedResolver().resolve(host, port, family=socket.AddressFamily(family))
-    if not allow_private_networks:
-        for result in results:
-            reason = refusal_reason(result["host"])
-            if reason is not None:
-                raise GuardRefusal(reason)
+    for result in results:
+        reason = refusal_reason(result["host"], allow_private_networks)
+        if reason is not None:
+            raise GuardRefusal(reason)
     return results
 
 
 class GuardedResolver(AbstractResolver):
     """The connector's resolver: it only hands out addresses the guard approved."""
 
-    def __init__(self, *, allow_private_networks: bool) -> None:
+    def __init__(self, *, allow_private_networks: Allowed) -> None:
         self._allow_private_networks = allow_private_networks
 
     async def resolve(

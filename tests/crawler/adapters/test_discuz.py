@@ -240,6 +240,29 @@ def test_posts_without_bodies_mean_the_markup_changed(make_result: MakeResult) -
         DiscuzAdapter().parse_detail(make_result(page, f"{BBS}/thread-9-1-1.html"), source())
 
 
+# --- a thread's further pages ------------------------------------------------------------------
+
+def test_list_rows_carry_their_reply_count_as_version(make_result: MakeResult) -> None:
+    x32 = DiscuzAdapter().parse_list(make_result(Path("discuz/gne_netease_nsh_forumdisplay_X3.2.html"), NSH_LIST),
+                                     source(NSH_LIST))
+    assert set(x32.versions) == set(x32.links) and x32.versions["https://n.netease.com/thread-202643-1-1.html"] == "22"
+    assert all(v is None or v.isdigit() for v in x32.versions.values())
+    x2 = DiscuzAdapter().parse_list(make_result(Path("discuz/x2_forumdisplay_gbk.html"), f"{BBS}/forum.php?mod=forumdisplay&fid=2",
+                                                encoding="gbk"), source())
+    assert x2.versions == {f"{BBS}/forum.php?mod=viewthread&tid=1000": "3", f"{BBS}/forum.php?mod=viewthread&tid=1001": "3"}
+
+
+@pytest.mark.parametrize(("url", "page", "pages"), [
+    (f"{BBS}/forum.php?mod=viewthread&tid=1001", 1, [f"{BBS}/forum.php?mod=viewthread&tid=1001&page=2"]),
+    (f"{BBS}/forum.php?mod=viewthread&tid=1001&extra=page%3D1&page=2", 2, []),
+    (f"{BBS}/thread-1001-1-1.html", 1, [f"{BBS}/thread-1001-2-1.html"]),
+])
+def test_thread_page_names_its_later_pages(make_result: MakeResult, url: str, page: int, pages: list[str]) -> None:
+    detail = DiscuzAdapter().read_detail(make_result(Path("discuz/x2_viewthread_gbk.html"), url, encoding="gbk"), source())
+    assert (detail.page, detail.pages, detail.more) == (page, pages, [])
+    assert [item.title_inherited for item in detail.items] == [page > 1, True, True]  # only page 1 opens the thread
+
+
 # --- through the real pipeline -----------------------------------------------------------------
 
 @dataclass
@@ -255,6 +278,15 @@ class Forum:
         body, content_type = self.pages.get(request.path_qs, (b"not found", "text/plain"))
         status = 404 if request.path_qs not in self.pages else 200
         return web.Response(body=body, status=status, headers={"Content-Type": content_type})
+
+
+def page_two(path: Path) -> bytes:
+    """Page 2 of the X2 thread as Discuz prints a later page: other post ids (5001 → 6001 …),
+    the same pager."""
+    text = path.read_bytes().decode("gbk")
+    for pid in ("5001", "5002", "5003", "5004"):
+        text = text.replace(pid, "6" + pid[1:])
+    return text.encode("gbk")
 
 
 @pytest.fixture
@@ -293,23 +325,24 @@ async def test_pipeline_stores_posts_with_their_thread(forum: Forum, context: Ru
         forum.pages[LIST] = (page, "text/html; charset=utf-8")
     forum.pages["/forum.php?mod=viewthread&tid=1001"] = (
         (DATA / "discuz/x2_viewthread_gbk.html").read_bytes(), "text/html")
+    forum.pages["/forum.php?mod=viewthread&tid=1001&page=2"] = (page_two(DATA / "discuz/x2_viewthread_gbk.html"), "text/html")
     forum.pages["/forum.php?mod=viewthread&tid=1000"] = (
         (DATA / "discuz/magic_html_csolbbs_viewthread_X3.3_38672.html").read_bytes(), "text/html; charset=utf-8")
 
     board = source(f"{forum.base}/forum.php?mod=forumdisplay&fid=2")
     stats = await crawl_source(board, DiscuzAdapter(), POLICY, context)
 
-    assert (stats.fetched, stats.failed, stats.errors) == (3, 0, [])
-    assert stats.items == stats.new_items == 7
+    assert (stats.fetched, stats.failed, stats.errors) == (4, 0, [])  # the list, two threads, page 2 of one
+    assert stats.items == stats.new_items == 10
     async with context.sessions() as session:
         rows = await queries.list_items(session, source_id="hualong-bbs")
     thread = f"{forum.base}/forum.php?mod=viewthread&tid=1001"
     stored = {row.url: row for row in rows if row.parent_url == thread}
-    assert sorted(stored) == [f"{thread}#pid{pid}" for pid in (5001, 5002, 5004)]
+    assert sorted(stored) == [f"{thread}#pid{pid}" for pid in (5001, 5002, 5004, 6001, 6002, 6004)]
     assert stored[f"{thread}#pid5001"].title == "县二幼午饭后好几个孩子肚子疼"
     assert "肚子疼" in stored[f"{thread}#pid5001"].text
     assert len([row for row in rows if row.parent_url == f"{forum.base}/forum.php?mod=viewthread&tid=1000"]) == 4
-    assert forum.cookies == ["auth=xyz"] * 3
+    assert forum.cookies == ["auth=xyz"] * 4
 
 
 async def test_pipeline_records_a_login_wall_without_raising(forum: Forum, context: RunContext) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import time
 import tracemalloc
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from crawler.fetch import Fetcher, netguard
+from crawler.fetch import Fetcher
 from crawler.types import FetchError, FetchPolicy
 
 if TYPE_CHECKING:
@@ -200,17 +201,14 @@ async def test_loopback_refused_before_any_request(server: LocalServer, fetcher:
     assert sum(server.state.hits.values()) == 0
 
 
-@pytest.mark.parametrize("location", ["http://10.0.0.1/", "http://169.254.169.254/latest/meta-data/"])
+@pytest.mark.parametrize("location", ["http://10.0.0.1/", "http://169.254.169.254/latest/meta-data/",
+                                      "http://[::ffff:10.0.0.1]/"])
 async def test_redirect_to_private_address_refused(
-    server: LocalServer, fetcher: Fetcher, policy: FetchPolicy, monkeypatch: pytest.MonkeyPatch, location: str
+    server: LocalServer, fetcher: Fetcher, policy: FetchPolicy, location: str
 ) -> None:
-    # The test server lives on loopback: let the guard treat exactly 127.0.0.1 as public, so that a
-    # strict policy reaches it and the refusal of the redirect hop is the real guard's.
-    real_reason = netguard.refusal_reason
-    monkeypatch.setattr(
-        netguard, "refusal_reason", lambda address: None if address == "127.0.0.1" else real_reason(address)
-    )
-    strict = replace(policy, allow_private_networks=False, connect_timeout_s=0.5)
+    # The test server lives on loopback: allow exactly 127.0.0.0/8, as sources.yaml can
+    # (allow_private_networks: [127.0.0.0/8]); every other private address stays refused.
+    strict = replace(policy, allow_private_networks=(ipaddress.ip_network("127.0.0.0/8"),), connect_timeout_s=0.5)
     with pytest.raises(FetchError) as caught:
         await fetcher.fetch(server.url(f"/redirect?to={location}"), strict)
     assert caught.value.reason.startswith("拒绝访问内网地址 private address")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from yarl import URL
 
@@ -85,3 +87,19 @@ def test_check_url_leaves_names_to_the_resolver() -> None:
 def test_check_url_refuses_other_schemes(url: str) -> None:
     with pytest.raises(GuardRefusal, match="scheme"):
         check_url(URL(url), allow_private_networks=True)
+
+
+INTRANET = (ipaddress.ip_network("10.1.2.0/24"), ipaddress.ip_network("127.0.0.0/8"))
+
+
+@pytest.mark.parametrize("address", ["10.1.2.7", "127.0.0.1", "127.9.9.9", "::ffff:10.1.2.7"])
+def test_listed_private_networks_are_let_through(address: str) -> None:
+    assert refusal_reason(address, INTRANET) is None
+    check_url(URL(f"http://{address}/" if ":" not in address else f"http://[{address}]/"),
+              allow_private_networks=INTRANET)
+
+
+@pytest.mark.parametrize("address", ["10.1.3.7", "169.254.169.254", "192.168.1.1", "::1", "fe80::1"])
+def test_every_other_private_address_stays_refused(address: str) -> None:
+    assert refusal_reason(address, INTRANET) == f"拒绝访问内网地址 private address {address} refused"
+    assert refusal_reason(address, True) is None  # allow_private_networks: true lets everything through
