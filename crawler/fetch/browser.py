@@ -63,6 +63,7 @@ _ARGS = (
     "--disable-domain-reliability",
     "--no-first-run",
     "--lang=zh-CN",
+    "--disable-dev-shm-usage",  # containers give /dev/shm 64 MB: large pages would crash the renderer
 )
 RENDERED_HEADER = "X-Yuqing-Rendered"  # added to a rendered result's headers (and so to its WARC record)
 # Response headers that describe the transfer, not the (already decoded) bytes we hand over.
