@@ -136,16 +136,19 @@ async def test_every_request_carries_our_user_agent_and_the_cookie_only_to_the_p
         server: Server, browser: Browser, policy: FetchPolicy) -> None:
     other = f"http://localhost:{server.port}"  # another host name for the same loopback server
     server.add("/cookie.html", f"""<html><head><script src="/own.js?c"></script>
-<script src="{other}/third.js?c"></script></head><body>正文</body></html>""")
+<script src="{other}/third.js?c"></script></head><body>正文
+<script>document.cookie = 'js=1'; fetch('/after.txt?c');</script></body></html>""")
+    server.add("/after.txt", "ok", "text/plain")
     server.add("/own.js", "1;", "application/javascript")
     server.add("/third.js", "1;", "application/javascript")
     policy = replace(policy, user_agent="yuqing-test/1 (舆情)", cookie="sid=secret")
     await browser.render(server.url("/cookie.html?c"), policy)
     by_path = {path: headers for _, path, headers in server.seen.requests if path.endswith("?c")}
-    assert set(by_path) == {"/cookie.html?c", "/own.js?c", "/third.js?c"}
+    assert set(by_path) == {"/cookie.html?c", "/own.js?c", "/third.js?c", "/after.txt?c"}
     assert all(h["User-Agent"] == "yuqing-test/1 (舆情)" for h in by_path.values())
     assert by_path["/cookie.html?c"]["Cookie"] == "sid=secret" and by_path["/own.js?c"]["Cookie"] == "sid=secret"
     assert "Cookie" not in by_path["/third.js?c"]
+    assert by_path["/after.txt?c"]["Cookie"] == "sid=secret"  # a cookie the page set never travels
 
 
 async def test_guard_refuses_every_request_a_page_makes_to_private_addresses(
