@@ -92,3 +92,19 @@ async def count(db_url: str, today: date) -> tuple[dict[str, int], dict[str, tup
     finally:
         await engine.dispose()
     return by_grade, runs
+
+
+def test_forms_and_reports_take_the_institution_from_alerts_yaml(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``institution:`` in alerts.yaml names the issuing unit; --institution still overrides it."""
+    config, data = tmp_path / "config", tmp_path / "data"
+    config.mkdir()
+    (config / "alerts.yaml").write_text("institution: 化隆县第二幼儿园\nchannels: []\n", encoding="utf-8")
+    form = tmp_path / "form.docx"
+    invoke(config, data, world.url, "alerts", "form", str(world.alerts["food"]), "--out", str(form))
+    head = "\n".join(p.text for p in docx.Document(io.BytesIO(form.read_bytes())).paragraphs[:3])
+    assert "填报单位：化隆县第二幼儿园" in head
+    daily = tmp_path / "daily.docx"
+    invoke(config, data, world.url, "report", "daily", "--date", "2026-10-26", "--institution", "化隆县教育局",
+           "--out", str(daily))
+    head = "\n".join(p.text for p in docx.Document(io.BytesIO(daily.read_bytes())).paragraphs[:3])
+    assert "编制单位：化隆县教育局" in head

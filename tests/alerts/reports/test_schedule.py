@@ -139,3 +139,46 @@ def test_the_commented_example_in_alerts_yaml_is_valid() -> None:
     assert alerts.institution == "化隆县第二幼儿园"
     assert [(r.kind, r.covers) for r in alerts.reports] == [
         ("daily", "current"), ("weekly", "previous"), ("monthly", "previous"), ("annual", "previous")]
+
+
+async def test_the_daemon_service_mails_from_the_live_configuration(db_url: str, smtp: SmtpReceiver,
+                                                                    tmp_path: Path) -> None:
+    """``report_service`` as ``yuqing run`` starts it: the App's configuration, the real clock, the data folder."""
+    import asyncio
+    from datetime import datetime
+
+    from e2e_site import INSTITUTION, RULES
+    from loopback import wait_for
+
+    from alerts.deadlines import CHINA
+    from crawler.app import App
+    from crawler.cli_reports import report_service
+    from crawler.config.loader import load_config
+
+    config = tmp_path / "config"
+    (config / "keywords").mkdir(parents=True)
+    (config / "keywords" / "institution.yaml").write_text(INSTITUTION, encoding="utf-8")
+    (config / "keywords" / "rules.yaml").write_text(RULES, encoding="utf-8")
+    (config / "sources.yaml").write_text("timezone: Asia/Shanghai\nwindows: [13:00-14:00]\nsources:\n"
+                                         "  - {id: county-rss, name: 化隆新闻 RSS, type: rss, url: 'http://127.0.0.1:9/rss.xml'}\n",
+                                         encoding="utf-8")
+    (config / "alerts.yaml").write_text(f"""\
+institution: 化隆县第二幼儿园
+channels:
+  - {{type: email, name: mail, smtp_host: 127.0.0.1, smtp_port: {smtp.port}, sender: yuqing@localhost, to: [op@localhost]}}
+reports:
+  - {{name: 日报, kind: daily, cron: "* * * * *", to: [leader@localhost], format: xlsx}}
+""", encoding="utf-8")
+    app = await App.open(load_config(config), db_url, tmp_path / "data")
+    stop = asyncio.Event()
+    try:
+        task = asyncio.ensure_future(report_service(app, tmp_path / "data")(stop))
+        await wait_for(lambda: len(smtp.messages) >= 1, timeout_s=60)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    finally:
+        await app.close()
+    today = datetime.now(CHINA).date().isoformat()
+    name, data = attachment(smtp.messages[0])
+    assert name == f"舆情日报-{today}.xlsx" and "化隆县第二幼儿园" in smtp.messages[0]["Subject"]
+    assert (tmp_path / "data" / "reports" / "daily" / name).read_bytes() == data
