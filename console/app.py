@@ -36,7 +36,7 @@ MAX_BODY_BYTES = MAX_UPLOAD_FILES * MAX_SCREENSHOT_BYTES // 2  # several screens
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 PUBLIC = ("/login", "/static/", "/favicon.ico")
-DESK: web.AppKey["Desk"] = web.AppKey("desk")
+DESK: web.AppKey[Desk] = web.AppKey("desk")
 
 
 @dataclass

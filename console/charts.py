@@ -27,8 +27,8 @@ def stacked_bars(labels: list[str], series: dict[str, list[int]], *, width: int 
     ymax = _nice_max(max(totals, default=0) or 1)
     slot = (width - left - 10) / max(len(labels), 1)
     bar = max(min(slot * 0.7, 36), 2)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {total_h}" '
-             f'width="100%" role="img" {FONT} font-size="11">']
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {total_h}" '
+             f'width="100%" role="img" {FONT} font-size="11">')]
     for i in range(5):
         value = ymax * i // 4
         y = top + plot_h - plot_h * i / 4
@@ -64,8 +64,8 @@ def hbars(items: list[tuple[str, float, str]], *, width: int = 420, unit: str = 
     row_h, label_w = 30, 110
     height = max(len(items), 1) * row_h + 8
     vmax = max((v for _, v, _ in items), default=0) or 1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-             f'width="100%" role="img" {FONT} font-size="12">']
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+             f'width="100%" role="img" {FONT} font-size="12">')]
     for i, (label, value, colour) in enumerate(items):
         y = 4 + i * row_h
         w = (width - label_w - 70) * value / vmax

@@ -5,7 +5,7 @@ then wrap the matches in ``<mark>``)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
@@ -16,8 +16,8 @@ from alerts.audit import ACTION_LABELS, state_label
 from alerts.deadlines import CHINA, LABELS
 from alerts.people import ROLE_LABELS
 from alerts.workflow import STATE_LABELS
-from storage.workflow import AuditEntry
 from console.auth import CSRF, STAFF, USER, VIEWERS
+from storage.workflow import AuditEntry
 
 # (path, label, roles that see it)
 MENU = (
@@ -58,7 +58,7 @@ def span(seconds: float) -> str:
 def countdown(due: datetime | None, now: datetime | None = None) -> str:
     if due is None:
         return "—"
-    left = (due - (now or datetime.now(timezone.utc))).total_seconds()
+    left = (due - (now or datetime.now(UTC))).total_seconds()
     return f"剩余 {span(left)}" if left >= 0 else f"超时 {span(left)}"
 
 
@@ -111,7 +111,7 @@ def step_note(entry: AuditEntry) -> str:
 
 
 def iso(moment: datetime | None) -> str:
-    return moment.astimezone(timezone.utc).isoformat() if moment else ""
+    return moment.astimezone(UTC).isoformat() if moment else ""
 
 
 def install(env: jinja2.Environment) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -41,7 +41,7 @@ async def users_add(request: web.Request) -> web.Response:
     try:
         async with desk_of(request).sessions() as session:
             await add_user(session, name=values["name"], role=values["role"], actor=admin.name,
-                           now=datetime.now(timezone.utc), department=values["department"] or None,
+                           now=datetime.now(UTC), department=values["department"] or None,
                            email=values["email"] or None, phone=values["phone"] or None, password=password or None)
     except REFUSED as exc:
         return await _users(request, str(exc), values, status=400)
@@ -74,7 +74,7 @@ async def departments_add(request: web.Request) -> web.Response:
     values = {k: str(form.get(k, "")) for k in ("name", "contacts", "channels")}
     try:
         async with desk_of(request).sessions() as session:
-            await add_department(session, name=values["name"], actor=admin.name, now=datetime.now(timezone.utc),
+            await add_department(session, name=values["name"], actor=admin.name, now=datetime.now(UTC),
                                  contacts=values["contacts"].splitlines(),
                                  channels=values["channels"].replace("，", ",").split(","))
     except REFUSED as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 import aiohttp_jinja2
@@ -56,7 +56,7 @@ def _int(value: str | None, default: int) -> int:
 async def queue(request: web.Request) -> web.Response:
     """Filters state, grade, category, source, department, overdue; earliest deadline first."""
     user = current_user(request, VIEWERS | {"department"})
-    desk, now, q = desk_of(request), datetime.now(timezone.utc), request.query
+    desk, now, q = desk_of(request), datetime.now(UTC), request.query
     async with desk.sessions() as session:
         cases = [c for c in await store.list_cases(session) if may_see(user, c)]
         departments = await store.list_departments(session)
@@ -76,7 +76,7 @@ async def queue(request: web.Request) -> web.Response:
         if wanted["overdue"] and not row.missed:
             continue
         rows.append(row)
-    far = datetime.max.replace(tzinfo=timezone.utc)
+    far = datetime.max.replace(tzinfo=UTC)
     rows.sort(key=lambda r: (r.next_due is None, r.next_due or far, -r.case.found_at.timestamp(), -r.case.alert_id))
     size = desk.page_size
     pages = max(1, -(-len(rows) // size))
@@ -110,7 +110,7 @@ def _actions(user: store.Person, case: store.Case) -> list[str]:
 
 async def _detail(request: web.Request, user: store.Person, alert_id: int, error: str | None = None,
                   status: int = 200) -> web.Response:
-    desk, now = desk_of(request), datetime.now(timezone.utc)
+    desk, now = desk_of(request), datetime.now(UTC)
     file = await _visible_case(request, user, alert_id)
     async with desk.sessions() as session:
         digest = await queries.evidence_digest(session, alert_id)
@@ -150,7 +150,7 @@ def _due(value: str) -> datetime | None:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise WorkflowError("办理期限格式应为 2026-10-09 17:00 (bad due time)") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=CHINA)).astimezone(timezone.utc)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=CHINA)).astimezone(UTC)
 
 
 @routes.post(r"/alerts/{alert_id:\d+}/act")
@@ -242,11 +242,11 @@ async def incidents(request: web.Request) -> web.Response:
 async def department_view(request: web.Request) -> web.Response:
     """What was dispatched to the user's department, with a reply form for each open item."""
     user = current_user(request, frozenset({"department"}))
-    desk, now = desk_of(request), datetime.now(timezone.utc)
+    desk, now = desk_of(request), datetime.now(UTC)
     async with desk.sessions() as session:
         cases = [c for c in await store.list_cases(session) if may_see(user, c)]
         files = {c.alert_id: await store.load_case_file(session, c.alert_id) for c in cases if c.state == "dispatched"}
     rows = sorted((_row(c, desk, now) for c in cases),
-                  key=lambda r: (r.case.state != "dispatched", r.next_due or datetime.max.replace(tzinfo=timezone.utc)))
+                  key=lambda r: (r.case.state != "dispatched", r.next_due or datetime.max.replace(tzinfo=UTC)))
     return aiohttp_jinja2.render_template("dept.html", request, {"rows": rows, "files": files, "now": now,
                                                                  "staff": STAFF})

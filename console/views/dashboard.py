@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -39,11 +39,11 @@ def per_day(facts: list[tuple[datetime, str]], days: list[str]) -> dict[str, lis
 @routes.get("/dashboard")
 async def dashboard(request: web.Request) -> web.Response:
     current_user(request, VIEWERS)
-    desk, now = desk_of(request), datetime.now(timezone.utc)
+    desk, now = desk_of(request), datetime.now(UTC)
     span = 30 if request.query.get("days") not in {"7", "90"} else int(request.query["days"])
     today = now.astimezone(CHINA).date()
     days = [(today - timedelta(days=i)) for i in range(span - 1, -1, -1)]
-    since = datetime.combine(days[0], datetime.min.time(), CHINA).astimezone(timezone.utc)
+    since = datetime.combine(days[0], datetime.min.time(), CHINA).astimezone(UTC)
     async with desk.sessions() as session:
         facts = await queries.hit_facts(session, since)
         cases = await store.list_cases(session)

@@ -7,7 +7,7 @@ claims, so a script renamed ``.png`` is refused.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -83,7 +83,7 @@ async def lead_submit(request: web.Request) -> web.Response:
         async with desk.sessions() as session:
             alert_id = await submit_lead(
                 session, informant=user.name, text=values["text"], url=url, grade=grade,
-                category=values["category"].strip()[:32] or "信息员报送", now=datetime.now(timezone.utc),
+                category=values["category"].strip()[:32] or "信息员报送", now=datetime.now(UTC),
                 screenshots_dir=desk.data_dir / "leads", screenshots=screenshots_of(form),
                 channels_for=desk.channels_for)
     except LeadError as exc:

@@ -8,7 +8,7 @@ listed as a gap, runs outside any window on lines of their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -48,7 +48,7 @@ def _sources(request: web.Request) -> tuple[SourceInfo, ...] | None:
 @routes.get("/ledger")
 async def patrol_ledger(request: web.Request) -> web.Response:
     current_user(request, VIEWERS)
-    desk, now = desk_of(request), datetime.now(timezone.utc)
+    desk, now = desk_of(request), datetime.now(UTC)
     try:
         span = min(max(int(request.query.get("days", "7")), 1), 62)
     except ValueError:
@@ -72,7 +72,7 @@ async def patrol_ledger(request: web.Request) -> web.Response:
 async def sources_page(request: web.Request) -> web.Response:
     """Each configured source: its windows, last run, health, and windows missed this week."""
     current_user(request, VIEWERS)
-    desk, now = desk_of(request), datetime.now(timezone.utc)
+    desk, now = desk_of(request), datetime.now(UTC)
     config = desk.config()
     infos = {info.source_id: info for info in _sources(request) or ()}
     async with desk.sessions() as session:

@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 # The seed helpers sit beside the tests that use them (tests/ itself is on the path, this folder is not).
 sys.path.insert(0, str(Path(__file__).parent))
-from seed import Scene, make_desk, seed_people, seed_scene, utcnow  # noqa: E402
+from seed import Scene, make_desk, seed_people, seed_scene, utcnow
 
-from console.app import Desk, make_app  # noqa: E402
+from console.app import Desk, make_app
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from seed import HOSTILE_TEXT, Scene, act_as, csrf_of, login
 
-from alerts.workflow import Request
 from alerts.leads import MAX_SCREENSHOT_BYTES
+from alerts.workflow import Request
 from console.app import MAX_BODY_BYTES, Desk
 
 
