@@ -4,7 +4,8 @@ Policy settings read: ``encoding`` (by the caller, passed in as ``forced``).
 
 Order: forced encoding; byte-order mark; the charset of the Content-Type header, of a ``<meta>``
 in the first 4 KB, of the XML declaration (each must decode strictly: sites lie, UTF-8 declared
-but GBK sent and the reverse); strict UTF-8; a Latin-1-family label (see ``_WEAK``); detection
+but GBK sent and the reverse — and since GBK/GB18030 decode almost anything, a legacy CJK label
+loses to bytes that are valid UTF-8 with Chinese in them); strict UTF-8; a Latin-1-family label (see ``_WEAK``); detection
 by charset-normalizer; finally the first declared charset or UTF-8, with replacement characters.
 """
 
@@ -38,6 +39,11 @@ _SUPERSETS = MappingProxyType(
 # Latin-1-family labels are mostly server defaults (Tomcat, old Apache), not the author's choice,
 # and decode almost any bytes: they are tried only after strict UTF-8.
 _WEAK = frozenset({"cp1252"})
+# Legacy CJK codecs (supersets applied) decode most byte strings strictly — GB18030 nearly all —
+# so a UTF-8 page labelled GBK would come out as mojibake without complaint. Valid UTF-8 with a
+# few Chinese characters in it is, conversely, never GBK text by chance: it wins over these labels.
+_LEGACY_CJK = frozenset({"gb18030", "big5", "big5hkscs", "shift_jis", "cp932", "euc_jp", "euc_kr", "cp949", "cp950"})
+_UTF8_EVIDENCE = 9  # non-ASCII bytes: three Chinese characters in UTF-8 (the famous GBK "联通" is 4)
 # Python codecs that decode bytes but are no page encoding (browsers refuse them too).
 _NOT_FOR_PAGES = frozenset({"unicode-escape", "raw-unicode-escape", "utf-7"})
 
@@ -105,11 +111,17 @@ def decode_body(body: bytes, content_type: str | None, forced: str | None = None
         if body.startswith(bom):
             return body.decode(codec, "replace"), name
     declared = _declared(body, content_type)
+    utf8 = _decode(body, "utf-8", "strict")
+    evident = len(body) - len(body.decode("ascii", "ignore")) >= _UTF8_EVIDENCE
     for codec in declared:
-        if codec not in _WEAK and (text := _decode(body, codec, "strict")) is not None:
+        if codec in _WEAK:
+            continue
+        if codec in _LEGACY_CJK and utf8 is not None and evident:
+            return utf8, "utf-8"  # labelled GBK (or Big5…), sent UTF-8
+        if (text := _decode(body, codec, "strict")) is not None:
             return text, codec
-    if (text := _decode(body, "utf-8", "strict")) is not None:
-        return text, "utf-8"
+    if utf8 is not None:
+        return utf8, "utf-8"
     for codec in declared:
         if codec in _WEAK and (text := _decode(body, codec, "strict")) is not None:
             return text, codec

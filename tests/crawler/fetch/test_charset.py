@@ -75,6 +75,18 @@ def test_gbk_declared_but_utf8_sent(utf8_twin: str) -> None:
     assert decode_body(utf8_twin.encode("utf-8"), "text/html; charset=gbk") == (utf8_twin, "utf-8")
 
 
+def test_gbk_label_on_a_short_utf8_text_that_gb18030_would_also_decode() -> None:
+    html = "<html><body><p>化隆二幼多名幼儿呕吐</p></body></html>"  # an RSS snippet, a one-line post
+    body = html.encode("utf-8")
+    assert body.decode("gb18030") != html  # strict GB18030 takes these bytes too: the label alone gives mojibake
+    assert decode_body(body, "text/html; charset=gbk") == (html, "utf-8")
+
+
+def test_two_characters_are_too_little_evidence_against_the_label() -> None:
+    body = "<p>送医</p>".encode()
+    assert decode_body(body, "text/html; charset=gbk") == (body.decode("gb18030"), "gb18030")
+
+
 def test_gbk_without_any_declaration_is_detected(gbk_raw: bytes, utf8_twin: str) -> None:
     body = gbk_raw.replace(b'       <meta charset="gb2312" />\n', b"")
     text, encoding = decode_body(body, "text/html")
