@@ -119,6 +119,9 @@ class LoginLimiter:
         return max(waits, default=0.0)
 
     def failed(self, *keys: str) -> None:
+        if len(self._seen) > 10_000:  # many names tried: forget those whose failures have aged out
+            for key in [k for k in self._seen if not self._recent(k)]:
+                del self._seen[key]
         for key in keys:
             self._recent(key).append(self.clock())
 

@@ -22,7 +22,9 @@ HOME = {"department": "/dept", "informant": "/leads/new"}
 
 def _next(value: object) -> str:
     """Only a local path: a login link must not send the user to another site."""
-    return value if isinstance(value, str) and value.startswith("/") and not value.startswith("//") else "/"
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"  # browsers read "/\\host" like "//host": another site
+    return value
 
 
 @routes.get("/")

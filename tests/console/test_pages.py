@@ -65,7 +65,7 @@ async def test_ledger_shows_every_window_and_the_gap(sessions, tmp_path: Path) -
         sources = await (await client.get("/sources")).text()
     assert ledger.count("缺口（未巡查）") == 1 and "该时段没有巡查记录" in ledger
     assert ledger.count("16:00-17:00") == 3 * 3  # three sources, three days
-    assert re.search(r"化隆教育论坛.*?缺口 \d+", sources, re.S) and "验证页" in sources
+    assert re.search(r"化隆教育论坛.*?缺口 \d+", sources, re.DOTALL) and "验证页" in sources
 
 
 async def test_admin_adds_department_and_user_through_the_audited_functions(client: TestClient, desk: Desk) -> None:

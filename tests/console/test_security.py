@@ -42,6 +42,18 @@ async def test_session_cookie_flags_and_csp(client: TestClient, scene: Scene) ->
     assert "Secure" in behind_tls.headers["Set-Cookie"] and "HttpOnly" in behind_tls.headers["Set-Cookie"]
 
 
+async def test_login_returns_only_to_local_pages(client: TestClient, scene: Scene) -> None:
+    token = csrf_of(await (await client.get("/login")).text())
+    landed = []
+    for target in ("/ledger?days=3", "//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        client.session.cookie_jar.clear()
+        token = csrf_of(await (await client.get("/login")).text())
+        answer = await client.post("/login", data={"name": "王校长", "password": "desk-pass-2026", "csrf": token,
+                                                   "next": target}, allow_redirects=False)
+        landed.append(answer.headers["Location"])
+    assert landed == ["/ledger?days=3", "/", "/", "/"]
+
+
 async def test_csrf_token_required_on_every_form(client: TestClient, scene: Scene) -> None:
     page = await client.get("/login")
     refused = await client.post("/login", data={"name": "小李", "password": "desk-pass-2026"}, allow_redirects=False)
