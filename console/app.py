@@ -163,7 +163,7 @@ async def error_page(request: web.Request, handler: Callable[[web.Request], Awai
 
 
 def make_app(desk: Desk) -> web.Application:
-    from console.views import admin, alerts, dashboard, leads, patrol, session
+    from console.views import admin, alerts, audit, dashboard, leads, patrol, session
 
     app = web.Application(middlewares=[security_headers, error_page, csrf_and_session],
                           client_max_size=MAX_BODY_BYTES)
@@ -173,7 +173,7 @@ def make_app(desk: Desk) -> web.Application:
                                context_processors=[templating.context])
     templating.install(env)
     app.router.add_static("/static/", HERE / "static", name="static")
-    for module in (session, alerts, leads, patrol, dashboard, admin):
+    for module in (session, alerts, leads, patrol, dashboard, audit, admin):
         app.router.add_routes(module.routes)
     return app
 

@@ -28,6 +28,7 @@ MENU = (
     ("/sources", "来源状态", VIEWERS),
     ("/ledger", "巡查台账", VIEWERS),
     ("/dashboard", "统计", VIEWERS),
+    ("/audit", "审计日志", VIEWERS),
     ("/admin/users", "用户", frozenset({"admin"})),
     ("/admin/departments", "部门", frozenset({"admin"})),
 )
@@ -95,9 +96,9 @@ def step_note(entry: AuditEntry) -> str:
     """What an audit entry adds beyond its action: department, grade change, reply, report, note."""
     detail = entry.detail or {}
     parts = []
-    if detail.get("department"):
+    if entry.action == "dispatch" and detail.get("department"):
         parts.append(f"交办 {detail['department']}")
-    if detail.get("due"):
+    if entry.action == "dispatch" and detail.get("due"):
         parts.append(f"期限 {local_iso(detail['due'])[:16]}")
     if detail.get("grade") and entry.action == "grade":
         parts.append(f"等级 {detail.get('from_grade')} → {detail['grade']}")

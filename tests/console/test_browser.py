@@ -204,7 +204,7 @@ async def test_screenshots_of_main_pages(browser: Browser, site: Site) -> None:
     admin.on("console", lambda m: complaints.append(m.text) if m.type == "error" else None)
     for name, path, expect in (("02-queue", "/alerts", "告警队列"), ("07-incidents", "/incidents", "传播路径"),
                                ("08-sources", "/sources", "来源与健康状态"), ("09-ledger", "/ledger?days=3", "缺口"),
-                               ("10-dashboard", "/dashboard", "每日命中"), ("11-lead", "/leads/new", "报送线索"),
+                               ("10-dashboard", "/dashboard", "每日命中"), ("14-audit", "/audit", "审计日志完整"), ("11-lead", "/leads/new", "报送线索"),
                                ("12-users", "/admin/users", "添加用户"), ("13-departments", "/admin/departments", "添加部门")):
         answer = await admin.goto(site.base + path)
         assert answer is not None and answer.status == 200, path

@@ -10,7 +10,7 @@ from seed import Scene, login, make_desk, seed_runs, utcnow, write_config
 
 from console.app import Desk, make_app
 
-PAGES = ("/alerts", "/incidents", "/leads/new", "/sources", "/ledger", "/dashboard", "/admin/users",
+PAGES = ("/alerts", "/incidents", "/leads/new", "/sources", "/ledger", "/dashboard", "/audit", "/admin/users",
          "/admin/departments")
 
 
@@ -26,6 +26,10 @@ async def test_admin_opens_every_page(client: TestClient, scene: Scene) -> None:
     assert all(f"转：化隆二幼幼儿呕吐事件（{i}）" in incidents for i in (1, 2, 3))
     detail = await (await client.get(f"/alerts/{scene.major}")).text()
     assert "<mark>化隆二幼</mark>" in detail and "核验通过" in detail and 'value="assess"' in detail
+    audit = await (await client.get("/audit")).text()
+    assert "审计日志完整：共 8 条" in audit  # two departments and six users added by the seed
+    exported = await client.get("/audit.csv")
+    assert (await exported.read()).startswith("\ufeff序号".encode())
     form = await client.get(f"/alerts/{scene.major}/form/处理单")
     assert form.status == 200 and (await form.read()).startswith(b"PK")  # the .docx of alerts.forms
 

@@ -88,7 +88,7 @@ async def test_login_rate_limited(client: TestClient, desk: Desk) -> None:
 
 ROLE_PAGES = (  # (user, page, status): a decision table, checked in one login per user
     ("信息员陈", "/alerts", 403), ("信息员陈", "/ledger", 403), ("信息员陈", "/leads/new", 200),
-    ("保教处张", "/admin/users", 403), ("保教处张", "/dashboard", 403), ("保教处张", "/dept", 200),
+    ("保教处张", "/admin/users", 403), ("保教处张", "/dashboard", 403), ("保教处张", "/audit", 403), ("保教处张", "/dept", 200),
     ("保教处张", "/leads/new", 403), ("王校长", "/admin/users", 403), ("王校长", "/ledger", 200),
     ("小李", "/admin/departments", 403), ("小李", "/incidents", 200), ("管理员", "/admin/users", 200),
 )
