@@ -58,8 +58,10 @@ async def browser() -> AsyncIterator[Browser]:
     executable = shutil.which("chromium")
     assert executable, "Debian package chromium is missing (.ci/run installs it)"
     async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=executable,
-                                            args=["--no-sandbox"] if os.geteuid() == 0 else [])
+        # --no-sandbox: Chromium refuses to run as root with its sandbox (CI runs as root);
+        # --disable-dev-shm-usage: containers give /dev/shm too little for it.
+        args = ["--disable-dev-shm-usage", *(["--no-sandbox"] if os.geteuid() == 0 else [])]
+        launched = await pw.chromium.launch(executable_path=executable, args=args)
         yield launched
         await launched.close()
 
