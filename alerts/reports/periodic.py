@@ -37,7 +37,7 @@ def _short(moment: datetime) -> str:
 
 def _change(now: int, before: int) -> str:
     if before == 0:
-        return "上期为 0" if now else "持平"
+        return f"新增 {now} 条" if now else "持平"
     diff = (now - before) / before
     return "持平" if now == before else f"{'增加' if diff > 0 else '减少'} {abs(diff):.0%}"
 
@@ -81,7 +81,8 @@ def _counts(sheet: str, label: str, counts: dict[str, int], total: int) -> Table
 def _timeliness(f: Figures) -> TableData:
     rows = [[t.kind, t.cases, t.on_time, t.late, t.missed, t.not_due, t.rate] for t in f.timeliness]
     return table("处置时效", ["事项", "案件数", "按时完成", "超时完成", "逾期未办", "未到期", "按时率"],
-                 [[*r[:-1], r[-1] if r[-1] is not None else "—"] for r in rows])
+                 [[*r[:-1], r[-1] if r[-1] is not None else "—"] for r in rows],
+                 widths_cm=[3.2, 1.6, 1.8, 1.8, 1.8, 1.6, 1.8])
 
 
 def _informants(f: Figures) -> TableData:
@@ -242,8 +243,9 @@ async def periodic_report(session: AsyncSession, kind: str, day: date, ctx: Repo
                                  with_ledger=kind in ("daily", "monthly"))
     previous = await load_figures(session, period.previous(), ctx.sources, ctx.settings, ctx.now,
                                   with_ledger=False) if kind == "monthly" else None
-    roster = await load_roster(session, {month_key(day)})
-    return compose(figures, ctx, previous, roster.people(month_key(period.first_day))), figures
+    month = month_key(period.first_day)
+    roster = await load_roster(session, {month})
+    return compose(figures, ctx, previous, roster.people(month)), figures
 
 
 async def ledger_report(session: AsyncSession, first: date, last: date, ctx: ReportContext) -> tuple[Report, list[LedgerLine]]:

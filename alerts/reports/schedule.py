@@ -62,14 +62,22 @@ class ServiceSettings:
 
 
 def last_fire(cron: str, now: datetime, horizon: timedelta = CATCH_UP) -> datetime | None:
-    """The latest time ``cron`` fired at or before ``now``, looking back ``horizon`` at most."""
+    """The latest time ``cron`` fired at or before ``now``, looking back ``horizon`` at most.
+
+    APScheduler only steps forwards: look back a minute, an hour, a day, then the whole horizon,
+    so that neither a cron of every minute nor one of every month walks thousands of steps.
+    """
     trigger = trigger_of(cron)
-    fire = trigger.get_next_fire_time(None, now - horizon)
-    latest = None
-    while fire is not None and fire <= now:
-        latest = fire
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    return latest
+    for back in (timedelta(minutes=1), timedelta(hours=1), timedelta(days=1), horizon):
+        back = min(back, horizon)
+        fire = trigger.get_next_fire_time(None, now - back)
+        latest = None
+        while fire is not None and fire <= now:
+            latest = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        if latest is not None:
+            return latest
+    return None
 
 
 def next_fire(cron: str, after: datetime) -> datetime | None:
@@ -190,7 +198,7 @@ class ReportService:
         sent = 0
         for row in claimed:
             try:
-                mail, schedule = self._mail(row, settings)
+                mail, schedule = await self._mail(row, settings)
                 mailer = ReportMailer.from_channel(settings.alerts.report_channel(schedule))
                 mailer.to = tuple(row.recipients)
                 await mailer.send(mail)  # type: ignore[arg-type]
@@ -207,7 +215,7 @@ class ReportService:
             log.info("report mailed schedule=%s period=%s to=%s", row.schedule, row.period, ",".join(row.recipients))
         return sent
 
-    def _mail(self, row: ReportDeliveryRow, settings: ServiceSettings) -> tuple[ReportMail, ReportSchedule]:
+    async def _mail(self, row: ReportDeliveryRow, settings: ServiceSettings) -> tuple[ReportMail, ReportSchedule]:
         base = row.schedule.removesuffix(REMIND)
         schedule = next((s for s in settings.alerts.reports if s.key == base), None)
         if schedule is None:
@@ -217,8 +225,10 @@ class ReportService:
             month = period_of("monthly", date.fromisoformat(row.period + "-01"))
             nxt = next_fire(schedule.cron, row.created_at)
             due = due_date(month)
+            async with self.sessions() as session:
+                on_duty = "、".join((await load_roster(session, {row.period})).people(row.period)) or "（未排班）"
             text = (f"{settings.institution}：\n\n{month.label}的舆情月报（含值班小结）须于 {due.month}月{due.day}日前报送。\n"
-                    f"请本月值班人核对巡查台账、填写值班小结并签字。\n"
+                    f"{month.label}值班人：{on_duty}。请核对巡查台账、填写值班小结并签字。\n"
                     + (f"系统将于 {nxt.astimezone(CHINA):%Y-%m-%d %H:%M} 自动生成月报并发送。\n" if nxt else "")
                     + "\n—— 舆情监测系统 yuqing")
             return ReportMail(key, f"【提醒】{month.label}舆情月报须于{due.month}月{due.day}日前报送", text,

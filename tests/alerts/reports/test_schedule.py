@@ -104,6 +104,7 @@ async def test_monthly_summary_and_reminder_to_the_person_on_duty(world: World, 
     assert reminder["To"] == "xiaoli@localhost"  # 小李 is on duty in October and has an email address
     assert "2026年10月舆情月报须于11月10日前报送" in reminder["Subject"]
     assert "2026-11-05 09:00" in reminder.get_content() and not list(reminder.iter_attachments())
+    assert "2026年10月值班人：小李、小王" in reminder.get_content()
 
     assert await service.tick(at(date(2026, 11, 5), "09:01")) == 1
     monthly_mail = smtp.messages[1]
