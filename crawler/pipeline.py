@@ -376,12 +376,13 @@ class _Run:
                             queue.append(more)
         left = unread + pages
         resume = left[0] if left else max(read, key=read.__getitem__) if read else None
+        if not read and target.start != target.link:
+            resume = None  # nothing read where the last patrol ended (posts deleted?): page 1 next time
         followed: queries.Followed | None = None
-        if target.versioned and (resume is not None or target.start != target.link):
-            # nothing read where the last patrol ended (posts deleted, the thread shorter): page 1 next time
-            followed = queries.Followed(target.link, self.source.id, None if left else target.version,
+        if target.versioned:
+            followed = queries.Followed(target.link, self.source.id, target.version if read and not left else None,
                                         max(read.values(), default=None), resume, self.ctx.clock())
-        elif aliased and not target.versioned:
+        elif aliased:
             followed = queries.Followed(target.link, self.source.id, None, None, None, self.ctx.clock())
         if followed is not None:
             await _writer(self.ctx.sessions).store([], None, [followed])

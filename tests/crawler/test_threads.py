@@ -211,6 +211,21 @@ async def test_a_long_thread_is_read_max_pages_a_patrol_and_on_from_where_it_sto
     assert state is not None and (state.version, state.page, state.page_url) == ("5", 6, f"{site.base}/p/100?pn=6")
 
 
+async def test_a_thread_whose_last_page_read_is_gone_is_read_from_page_1_next_time(
+        site: Forum, context: RunContext) -> None:
+    tieba_forum(site, thread_100())
+    source = SourceSpec(id="tieba", type="tieba", forum="化隆", url=f"{site.base}/f", max_pages=10)
+    await crawl_source(source, TiebaAdapter(), POLICY, context)
+    # page 2's floors deleted: one page left, with a new floor on it (the list shows 3 replies, not 4)
+    del site.pages["/p/100?pn=2"]
+    tieba_forum(site, [thread_100()[0] + [Floor(1008, 8, "删帖以后的新回复")]])
+    gone = await crawl_source(source, TiebaAdapter(), POLICY, context)
+    assert (gone.failed, gone.new_items) == (1, 0) and site.count("/p/100?pn=2") == 2
+    back = await crawl_source(source, TiebaAdapter(), POLICY, context)
+    assert (back.failed, back.new_items) == (0, 1) and site.count("/p/100") == 2
+    assert f"{site.base}/p/100?pid=1008#floor-8" in await stored(context)
+
+
 # --- Discuz! X3 (file-form URLs: forum-2-1.html, thread-T-P-1.html) ------------------------------------
 
 def discuz_list(threads: list[tuple[int, str, int]]) -> str:
