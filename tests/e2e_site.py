@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from loopback import Site, SmtpReceiver, WebhookReceiver
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 INSTITUTION = """\
 group: 本单位
@@ -132,3 +134,17 @@ def alert_posts(hook: WebhookReceiver) -> list:
 
 def notice_posts(hook: WebhookReceiver) -> list[tuple[str, str]]:
     return [(body["source_id"], body["kind"]) for _, body in hook.received if body["type"] == "source_health"]
+
+
+def story(n: int) -> str:
+    """Sixty characters of page n's own: each page is a different story, not a repost to fold."""
+    return "".join(chr(0x4E00 + (n * 7919 + i * 104729) % 20000) for i in range(60))
+
+
+async def one_row(db_url: str, sql: str) -> tuple:
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            return tuple((await conn.execute(text(sql))).one())
+    finally:
+        await engine.dispose()

@@ -10,18 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
+from e2e_site import article, one_row, serve_site, story, write_config
 from loopback import Site, wait_for
-from e2e_site import article, serve_site, write_config
 
 KILLS = 20  # on each backend
-
-
-def story(n: int) -> str:
-    """Sixty characters of page n's own: each page is a different story, not a repost to fold."""
-    return "".join(chr(0x4E00 + (n * 7919 + i * 104729) % 20000) for i in range(60))
 
 
 def publish(site: Site, n: int) -> None:
@@ -36,15 +28,6 @@ async def start(config: Path, data: Path, db_url: str) -> asyncio.subprocess.Pro
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "crawler.cli", "--config", str(config), "--data", str(data), "--db", db_url, "run",
         stdout=asyncio.subprocess.DEVNULL, stderr=open(data.parent / "daemon.log", "ab"))
-
-
-async def one_row(db_url: str, sql: str) -> tuple:
-    engine = create_async_engine(db_url)
-    try:
-        async with engine.connect() as conn:
-            return tuple((await conn.execute(text(sql))).one())
-    finally:
-        await engine.dispose()
 
 
 @pytest.mark.timeout(420)
@@ -68,7 +51,7 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(servers, tmp_path: Pa
         if kill % 2:  # while an alert is on the wire (the receiver has it, the sender awaits the answer)
             await wait_for(lambda: hook.in_flight > 0, timeout_s=60)
         else:  # at a random moment of a patrol: fetching, parsing, storing or delivering
-            await wait_for(lambda: site.hits.get("/list.html", 0) > patrols, timeout_s=60)
+            await wait_for(lambda before=patrols: site.hits.get("/list.html", 0) > before, timeout_s=60)
             await asyncio.sleep(rng.uniform(0.0, 1.5))
         assert proc.returncode is None, (data.parent / "daemon.log").read_text()[-3000:]
         mid_delivery += hook.in_flight > 0
