@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from pg_cluster import PgCluster, quote
