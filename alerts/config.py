@@ -26,6 +26,10 @@ of SHA-256 of the URL>`` — stable, distinct per robot, and not the token itsel
 Give a channel a ``name`` to keep its key when you change its recipients or URL. Two channels
 with the same key are an error.
 
+Every channel also takes ``digest`` (false): with ``digest: true`` its 一般 alerts are not pushed one
+by one but gathered into one 一般舆情汇总 at each of ``digest_at`` (default 14:00 and 17:00, the ends
+of the usual patrol windows, in the sources' timezone); 重大 alerts always go at once (DESIGN §7).
+
 A new channel type is one more model in ``Channel`` plus its class in ``alerts.notifiers``.
 """
 
@@ -93,6 +97,7 @@ class _ChannelBase(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=MAX_KEY_CHARS)
     grades: list[Grade] | None = Field(None, min_length=1)  # None: every grade
+    digest: bool = False  # 一般 alerts gathered into one message at each of AlertsFile.digest_at
 
     def accepts(self, grade: str) -> bool:
         """Whether alerts of this grade go to this channel."""
@@ -247,10 +252,25 @@ class AlertsFile(BaseModel):
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)  # 处置时限; absent: the regulations' numbers
     institution: str | None = Field(None, min_length=1, max_length=128)  # 单位名称 on forms and reports
     reports: list[ReportSchedule] = Field(default_factory=list)  # 定时报表 (alerts.reports.settings)
+    # 一般舆情汇总: when channels with ``digest: true`` get their 一般 alerts, local "HH:MM" times
+    digest_at: list[str] = Field(default_factory=lambda: ["14:00", "17:00"], min_length=1)
 
     def channels_for(self, grade: str) -> list[str]:
         """Keys of the channels that take alerts of this grade."""
         return [channel.key for channel in self.channels if channel.accepts(grade)]
+
+    def digest_channels(self) -> frozenset[str]:
+        """Keys of the channels that take their 一般 alerts as a digest."""
+        return frozenset(channel.key for channel in self.channels if channel.digest)
+
+    @field_validator("digest_at")
+    @classmethod
+    def _clock_times(cls, times: list[str]) -> list[str]:
+        for value in times:
+            hours, _, minutes = value.partition(":")
+            if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2):
+                raise ValueError(f"汇总时间应写成 时:分，如 \"14:00\"，不是 {value!r} (digest_at wants HH:MM)")
+        return sorted(set(times), key=lambda v: (int(v.split(":")[0]), v))
 
     @field_validator("channels")
     @classmethod

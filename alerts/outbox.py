@@ -62,6 +62,7 @@ class Outbox:
         self.backoff = backoff
         self.clock = clock
         self.wakeup = asyncio.Event()
+        self.digest: frozenset[str] = frozenset()  # channels whose 一般 alerts wait for alerts.digest
 
     def _lease_s(self, channel: str) -> float:
         notifier = self.notifiers.get(channel)
@@ -72,7 +73,7 @@ class Outbox:
         sent = 0
         while True:
             async with self.sessions() as session:
-                claimed = await queries.claim_deliveries(session, self.clock(), self._lease_s)
+                claimed = await queries.claim_deliveries(session, self.clock(), self._lease_s, digest=self.digest)
             if not claimed:
                 return sent
             results = await asyncio.gather(*(self._deliver(c) for c in claimed))

@@ -11,9 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from alerts.digest import DigestService
 from alerts.escalation import Escalator
 from alerts.notifiers import build_notifier
 from alerts.outbox import Backoff, Outbox
@@ -75,6 +77,7 @@ class App:
             self.ruleset = ruleset
         self.outbox.notifiers = {ch.key: build_notifier(ch, config.sources.timezone) for ch in config.alerts.channels}
         self.outbox.source_names = {s.id: s.display_name for s in config.sources.sources}
+        self.outbox.digest = config.alerts.digest_channels()
 
     def channels_for(self, grade: str) -> list[str]:
         return self.config.alerts.channels_for(grade)
@@ -84,6 +87,13 @@ class App:
         return Escalator(self.sessions, deadlines, self.channels_for,
                          lambda: deadlines().escalate_to or self.channels_for("重大"),
                          on_notice=self.outbox.wakeup.set)
+
+    def digester(self) -> DigestService:
+        def settings() -> tuple[frozenset[str], list[str], ZoneInfo]:  # read at each round: reloads apply
+            return (self.config.alerts.digest_channels(), self.config.alerts.digest_at,
+                    ZoneInfo(self.config.sources.timezone))
+
+        return DigestService(self.sessions, settings, on_notice=self.outbox.wakeup.set)
 
     def context(self) -> RunContext:
         return RunContext(self.fetcher, self.sessions, self.ruleset, self.channels_for,

@@ -119,6 +119,7 @@ class Daemon:
         outbox = asyncio.ensure_future(self.app.outbox.run(self.stop))
         watcher = asyncio.ensure_future(self._watch_config())
         escalator = asyncio.ensure_future(self.app.escalator().run(self.stop))
+        digest = asyncio.ensure_future(self.app.digester().run(self.stop))
         services = [asyncio.ensure_future(service(self.stop)) for service in self.services]
         for source in self.app.config.enabled_sources():
             self._spawn(self._catch_up(source))
@@ -132,6 +133,6 @@ class Daemon:
             _, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_S)
             for task in late:  # their items are stored per transaction: cancelling loses nothing stored
                 task.cancel()
-        await asyncio.gather(*running, outbox, watcher, escalator, *services, return_exceptions=True)
+        await asyncio.gather(*running, outbox, watcher, escalator, digest, *services, return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)

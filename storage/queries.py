@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from storage.models import AlertRow, DeliveryRow, FetchState, HitRow, IncidentRo
 # A repost folds into an incident first seen at most this long before it, unless that incident's
 # case is closed (已结案): a story that comes back after closure is a new case.
 FOLD_WITHIN = timedelta(days=7)
+DIGEST_GRADE = "一般"  # DESIGN §7: 重大 at once, 一般 in a digest at the end of each window
 
 
 def idempotency_key(url: str, rule_id: str) -> str:
@@ -329,10 +330,19 @@ class Claimed:
     payload: Payload
 
 
+def _held(digest: Collection[str]) -> ColumnElement[bool]:
+    """Deliveries kept for the 一般 digest: a digest channel's, of an alert graded 一般 right now
+    (regraded 重大, it goes at once)."""
+    return (DeliveryRow.channel.in_(list(digest)) & DeliveryRow.alert_id.is_not(None)  # NULL would make NOT(…) NULL
+            & DeliveryRow.alert_id.in_(select(AlertRow.id).where(AlertRow.grade == DIGEST_GRADE)))
+
+
 async def claim_deliveries(
-    session: AsyncSession, now: datetime, lease_for: Callable[[str], float], limit: int = 20
+    session: AsyncSession, now: datetime, lease_for: Callable[[str], float], limit: int = 20,
+    digest: Collection[str] = (),
 ) -> list[Claimed]:
-    """Take due deliveries: pending ones whose backoff is over, and 'sending' ones whose lease ran out.
+    """Take due deliveries: pending ones whose backoff is over, and 'sending' ones whose lease ran
+    out — except those the channels in ``digest`` gather into the 一般 digest (``take_digest``).
 
     A 'sending' row whose lease expired belongs to a process that died mid-send: the outcome is
     unknown, so it is sent again with the same idempotency key (at-least-once; the window is the
@@ -346,6 +356,8 @@ async def claim_deliveries(
         .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
         .limit(limit)
     )
+    if digest:
+        due = due.where(~_held(digest))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     claimed_ids: list[int] = []
@@ -365,6 +377,35 @@ async def claim_deliveries(
     out = [*await _alert_claims(session, claimed_ids), *await _notice_claims(session, claimed_ids)]
     await session.commit()
     return sorted(out, key=lambda c: c.delivery_id)
+
+
+@dataclass(frozen=True)
+class Digested:
+    alert_id: int
+    title: str
+    url: str
+    source_id: str
+    category: str
+    found_at: datetime
+
+
+async def take_digest(session: AsyncSession, digest: Collection[str], *, before: datetime) -> dict[str, list[Digested]]:
+    """The held 一般 deliveries of alerts found before ``before``, per channel, marked 'digested'
+    (not committed: the caller adds the digest notice in the same transaction)."""
+    rows = (await session.execute(
+        select(DeliveryRow.id, DeliveryRow.channel, AlertRow.id, ItemRow.title, ItemRow.url, ItemRow.source_id,
+               HitRow.category, AlertRow.created_at)
+        .join(AlertRow, DeliveryRow.alert_id == AlertRow.id).join(HitRow, AlertRow.hit_id == HitRow.id)
+        .join(ItemRow, HitRow.item_id == ItemRow.id)
+        .where(DeliveryRow.status == "pending", AlertRow.created_at < before, _held(digest))
+        .order_by(AlertRow.created_at, AlertRow.id))).all()
+    out: dict[str, list[Digested]] = {}
+    for delivery_id, channel, *alert in rows:
+        out.setdefault(channel, []).append(Digested(*alert))
+    if rows:
+        await session.execute(update(DeliveryRow).where(DeliveryRow.id.in_([r[0] for r in rows]))
+                              .values(status="digested"))
+    return out
 
 
 async def _alert_claims(session: AsyncSession, delivery_ids: list[int]) -> list[Claimed]:

@@ -127,28 +127,32 @@ def _zone(timezone: str | ZoneInfo) -> ZoneInfo:
 
 
 NOTICE_HEADS = MappingProxyType({"source_down": "来源异常", "source_up": "来源恢复",
-                                 "reminder": "时限提醒", "escalation": "超时督办"})
+                                 "reminder": "时限提醒", "escalation": "超时督办", "digest": "一般舆情汇总"})
 NOTICE_ADVICE = MappingProxyType({
     "source_down": "巡查未取得任何内容：请检查网站是否改版、被验证页拦截或 Cookie 过期；恢复时会再通知一次。",
     "source_up": "该来源已恢复正常巡查。",
     "reminder": "请在时限前完成这一步处置。",
     "escalation": "处置已超过规定时限，请督促办理；未处理前将按间隔重复提醒。",
+    "digest": "以上为本时段的一般舆情，请逐条研判（yuqing alerts list）；重大舆情已即时推送。",
 })
 
 
 def render_notice_subject(notice: NoticePayload) -> str:
     """``【来源异常】化隆吧：百度安全验证页面`` — one per change of state, never repeated while it lasts."""
     head = NOTICE_HEADS.get(notice.kind, "来源通知")
+    if not notice.url:  # not about one source or page (the 一般 digest): its first line says it all
+        return f"【{head}】{_shorten(notice.message.splitlines()[0], SUBJECT_TITLE_CHARS)}"
     return f"【{head}】{notice.source_name}：{_shorten(one_line(notice.message), SUBJECT_TITLE_CHARS)}"
 
 
 def _notice_parts(notice: NoticePayload, tz: ZoneInfo, body_chars: int | None = None) -> _Parts:
     return _Parts(
         subject=render_notice_subject(notice),
-        facts=(Fact("来源", f"{notice.source_name}（{notice.source_id}）"),
-               Fact("地址", notice.url, is_url=True),
-               Fact("时间", _local(notice.found_at, tz)),
-               Fact("情况", clip(notice.message, body_chars))),
+        facts=(Fact("时间", _local(notice.found_at, tz)), Fact("内容", clip(notice.message, body_chars))) if not notice.url
+        else (Fact("来源", f"{notice.source_name}（{notice.source_id}）"),
+              Fact("地址", notice.url, is_url=True),
+              Fact("时间", _local(notice.found_at, tz)),
+              Fact("情况", clip(notice.message, body_chars))),
         body=None,
         tail=((NOTICE_ADVICE.get(notice.kind, ""),),
               (f"通知编号：{notice.notice_id}　幂等键：{notice.idempotency_key}", "—— yuqing 舆情监测自动发送")),
