@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 from zoneinfo import ZoneInfo
@@ -186,6 +186,56 @@ def crawl(
                       str(stats.new_items), str(stats.hits), "; ".join(stats.errors)[:200])
     out.print(table)
     out.print(f"告警投递 deliveries: 已发送 sent {summary.sent}，待重试 pending {summary.pending}")
+
+
+@app.command("sources")
+def sources_status(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option("--days", min=1, help="统计最近几天的巡查")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """列出每个来源：最近一次巡查的时间、状态、抓取/失败页数、条目、新条目、命中和原因，以及近几天的巡查和失败次数。"""
+    from crawler.health import source_health
+    from storage import db, reports
+
+    paths: Paths = ctx.obj
+    config = _load(paths)
+    tz = ZoneInfo(config.sources.timezone)
+    now = datetime.now(timezone.utc)
+    since = now - timedelta(days=days)
+    runs = asyncio.run(db.run_once(paths.db_url, lambda session: reports.runs_between(session, since, now)))
+    health = source_health((s.id for s in config.sources.sources), runs)
+    rows = []
+    for source in config.sources.sources:
+        h, schedule = health[source.id], config.sources.schedule(source)
+        nxt = schedule.next_window(now) if source.enabled else None
+        state = "已停用" if not source.enabled else {None: "未巡查", True: "正常", False: "异常"}[h.healthy]
+        rows.append((source, h, state, nxt))
+    if as_json:
+        typer.echo(json.dumps([{
+            "id": source.id, "name": source.display_name, "type": source.type, "state": state,
+            "last_run": None if h.last is None else {
+                "started_at": h.last.started_at.astimezone(tz).isoformat(),
+                "status": h.last.status, "fetched": h.last.fetched, "failed": h.last.failed, "items": h.last.items,
+                "new_items": h.last.new_items, "hits": h.last.hits, "error": h.last.error},
+            "runs": h.runs, "failed_runs": h.failed,
+            "next_window": nxt.start.astimezone(tz).isoformat() if nxt else None,
+        } for source, h, state, nxt in rows], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"来源 sources（最近 {days} 天）")
+    for column in ("id", "名称", "状态", "最近巡查", "结果", "页数 成功/失败", "条目", "新条目", "命中", "原因",
+                   f"{days} 天巡查/失败", "下一时段"):
+        table.add_column(column, overflow="fold")
+    for source, h, state, nxt in rows:
+        last = h.last
+        table.add_row(
+            source.id, source.display_name, state,
+            f"{last.started_at.astimezone(tz):%m-%d %H:%M}" if last else "—",
+            last.status if last else "—", f"{last.fetched}/{last.failed}" if last else "—",
+            str(last.items) if last else "—", str(last.new_items) if last else "—", str(last.hits) if last else "—",
+            (last.error or "") if last else "", f"{h.runs}/{h.failed}",
+            f"{nxt.start.astimezone(tz):%m-%d %H:%M}" if nxt else "—")
+    out.print(table)
 
 
 @app.command("test-source")

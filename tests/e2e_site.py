@@ -10,6 +10,7 @@ from pathlib import Path
 from loopback import Site, SmtpReceiver, WebhookReceiver
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
 
 INSTITUTION = """\
 group: 本单位
@@ -120,6 +121,15 @@ async def yuqing(config: Path, data: Path, *args: str, timeout_s: float = 60) ->
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "200"})
     out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def cli(config: Path, data: Path, *args: str) -> tuple[int, str, str]:
+    """``yuqing`` in this process (in a thread: the command runs its own event loop)."""
+    from crawler.cli import app
+
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["--config", str(config), "--data", str(data), *args],
+                                     env={"COLUMNS": "200"})
+    return result.exit_code, result.stdout, result.stderr
 
 
 def alert_mails(smtp: SmtpReceiver) -> list:

@@ -3,14 +3,10 @@ incident with both copies in order; ``yuqing incidents`` shows it and splits a w
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from crawler.cli import app
-from e2e_site import LIST, alert_posts, article, serve_site, write_config, yuqing
+from e2e_site import LIST, alert_posts, article, cli, serve_site, write_config, yuqing
 from stories import REPOST, STORY
 
 FEED = """<?xml version="1.0" encoding="utf-8"?>
@@ -18,13 +14,6 @@ FEED = """<?xml version="1.0" encoding="utf-8"?>
 <item><title>【转】化隆二幼幼儿午餐后呕吐送医</title><link>{base}/bbs/77.html</link>
 <description>{text}</description><pubDate>Tue, 24 Nov 2026 12:00:00 GMT</pubDate></item>
 </channel></rss>"""
-
-
-async def cli(config: Path, data: Path, *args: str) -> tuple[int, str, str]:
-    """``yuqing`` in this process (in a thread: the command runs its own event loop)."""
-    result = await asyncio.to_thread(CliRunner().invoke, app, ["--config", str(config), "--data", str(data), *args],
-                                     env={"COLUMNS": "200"})
-    return result.exit_code, result.stdout, result.stderr
 
 
 async def test_reposts_fold_into_one_incident_with_its_propagation_path(servers, tmp_path: Path) -> None:
