@@ -59,3 +59,24 @@ def test_missing_secret_variable_is_an_error(shipped: Path) -> None:
     result = yuqing(shipped, "check", env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 1
     assert "YUQING_TEST_UNSET_VAR" in result.stderr and "alerts.yaml:" in result.stderr
+
+
+def test_keywords_file_in_gbk_is_named_not_guessed(shipped: Path) -> None:
+    rules = shipped / "keywords" / "rules.yaml"
+    rules.write_bytes(rules.read_text(encoding="utf-8").encode("gbk", "replace"))
+    result = yuqing(shipped, "check")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "rules.yaml" in result.stderr and "UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize("breakage", ["dangling symlink", "a folder"])
+def test_unreadable_sources_file_is_a_clear_error(shipped: Path, breakage: str) -> None:
+    sources = shipped / "sources.yaml"
+    sources.unlink()
+    if breakage == "a folder":
+        sources.mkdir()
+    else:
+        sources.symlink_to(shipped / "gone.yaml")
+    result = yuqing(shipped, "check")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "sources.yaml" in result.stderr
