@@ -151,6 +151,8 @@ class SourceSpec(Politeness):
             raise ValueError(f"{self.type} 类型需要 url")
         if self.type == "html" and not self.link_selector:
             raise ValueError("html 类型需要 link_selector（CSS 选择器，选出文章链接）")
+        if self.render and self.type == "rss":
+            raise ValueError("rss 来源不能用 render：订阅是 XML，没有要执行的脚本 (render is for HTML pages)")
         return self
 
     @property

@@ -156,8 +156,8 @@ class Browser:
         """
         started = time.monotonic()
         document = await self.fetcher.fetch(url, policy, validators)
-        if document.not_modified:
-            return document
+        if document.not_modified or not _is_html(document):
+            return document  # nothing to render: a 304, or JSON/XML/text that a script cannot change
         page_url = document.final_url
         fetches = self._fetches(policy, page_url, document, _RENDER_SKIPS)
         html, final_url, _ = await self._in_page(url, fetches, javascript=True, capture=False)
@@ -346,3 +346,11 @@ class Browser:
                 raise FetchError(url, f"无法启动浏览器 Chromium failed to start: {reason}") from None
             log.info("browser started executable=%s", self.settings.resolved_executable())
             return self._browser
+
+
+def _is_html(result: FetchResult) -> bool:
+    """HTML by its Content-Type, or by its first bytes when the server sends none."""
+    content_type = next((v for k, v in result.headers if k.lower() == "content-type"), "").lower()
+    if content_type:
+        return "html" in content_type
+    return result.text.lstrip()[:100].lower().startswith(("<!doctype html", "<html"))

@@ -221,6 +221,12 @@ async def test_http_errors_come_back_as_from_the_fetcher(server: Server, browser
         await browser.render(server.url("/missing.html"), policy)
 
 
+async def test_json_and_text_are_returned_as_fetched(server: Server, browser: Browser, policy: FetchPolicy) -> None:
+    server.add("/data.json", '{"标题": "接口数据"}', "application/json; charset=utf-8")
+    result = await browser.render(server.url("/data.json"), policy)
+    assert result.text == '{"标题": "接口数据"}' and ("X-Yuqing-Rendered", "headless-chromium") not in result.headers
+
+
 async def test_a_chinese_path_is_fetched_once(server: Server, browser: Browser, policy: FetchPolicy) -> None:
     """Chromium percent-encodes the path; the document it asks for is still the one already fetched."""
     server.add("/新闻/第1页.html", "<html><body><p>中文路径的页面</p></body></html>")
