@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crawler.types import DeliveryError, Payload
@@ -110,7 +111,10 @@ class Outbox:
                 await self.drain_once()
                 async with self.sessions() as session:
                     due = await queries.next_delivery_due(session)
-            except Exception:  # the database may be locked or gone for a while: keep the worker alive
+            except (SQLAlchemyError, OSError) as exc:  # the database locked, gone or its disk full for a while
+                log.error("outbox: database unavailable, retrying in %ss reason=%s", idle_s, str(exc).splitlines()[0])
+                due = None
+            except Exception:  # anything else: keep the worker alive, and show where it came from
                 log.exception("outbox error; retrying in %ss", idle_s)
                 due = None
             wait = idle_s

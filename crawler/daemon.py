@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 from watchfiles import awatch
 
 from crawler.app import App
@@ -42,21 +43,31 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=app.config.sources.timezone)
         self.tasks: set[asyncio.Task[object]] = set()
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[object, object, None], source_id: str) -> None:
+        task = asyncio.ensure_future(self._guarded(coro, source_id))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    @staticmethod
+    async def _guarded(coro: Coroutine[object, object, None], source_id: str) -> None:
+        """A patrol whose run cannot even be recorded (database unreachable or locked too long,
+        disk full) is skipped with one log line; the next tick tries again, the daemon goes on."""
+        try:
+            await coro
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("巡查无法记录，本次跳过 patrol not recorded, skipped source=%s reason=%s",
+                      source_id, str(exc).splitlines()[0])
 
     async def _fire(self, source_id: str) -> None:
         """The APScheduler job (a coroutine, so it runs on the loop): hands the patrol to a task
         the daemon tracks, so shutdown can wait for it."""
-        self._spawn(self._scheduled(source_id))
+        self._spawn(self._scheduled(source_id), source_id)
 
     async def _scheduled(self, source_id: str) -> None:
         source = next((s for s in self.app.config.enabled_sources() if s.id == source_id), None)
         if source is None:
             return
-        window = self.app.config.sources.schedule(source).current(datetime.now(timezone.utc))
+        window = self.app.config.sources.schedule(source).current(datetime.now(UTC))
         await self.app.patrol(source, "window", window)
 
     def _schedule_all(self, config: Config) -> None:
@@ -71,7 +82,7 @@ class Daemon:
 
     async def _catch_up(self, source: SourceSpec) -> None:
         """Run once now if the open window has not been patrolled (the daemon was down)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         schedule = self.app.config.sources.schedule(source)
         window = schedule.current(now)
         if window is None:
@@ -111,7 +122,7 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         async with self.app.sessions() as session:
-            aborted = await queries.abort_stale_runs(session, datetime.now(timezone.utc))
+            aborted = await queries.abort_stale_runs(session, datetime.now(UTC))
         if aborted:
             log.warning("marked %s interrupted run(s) as aborted", aborted)
         self._schedule_all(self.app.config)
@@ -122,7 +133,7 @@ class Daemon:
         digest = asyncio.ensure_future(self.app.digester().run(self.stop))
         services = [asyncio.ensure_future(service(self.stop)) for service in self.services]
         for source in self.app.config.enabled_sources():
-            self._spawn(self._catch_up(source))
+            self._spawn(self._catch_up(source), source.id)
         for job in self.scheduler.get_jobs():
             log.info("scheduled source=%s next=%s", job.id, job.next_run_time.isoformat() if job.next_run_time else None)
         await self.stop.wait()

@@ -1,9 +1,11 @@
-"""Outages under a running daemon (SQLite and PostgreSQL): channels down, the database locked by
-another process. Alerts wait, are retried, and all arrive once after recovery; nothing is lost."""
+"""Outages under a running daemon: channels down, the database locked by another process (SQLite
+and PostgreSQL), the disk of the data folder full. Alerts wait, are retried, and all arrive once
+after recovery; nothing is lost."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -104,3 +106,46 @@ async def test_channels_down_and_database_locked(servers, tmp_path: Path, db_url
     assert len({m["Message-ID"] for m in alert_mails(smtp)}) == 2
     assert await one_row(db_url, "select count(*), count(distinct url) from items") == (2, 2)
     assert await one_row(db_url, "select count(*) from deliveries where status <> 'sent'") == (0,)
+
+
+async def test_disk_full_on_the_data_folder(servers, tmp_path: Path) -> None:
+    """The data folder (database, WAL, evidence) on a 4 MB tmpfs that fills up while the daemon
+    runs, then gets space again: the page that could not be stored is fetched again and stored
+    once, its alert arrives once, the database is intact."""
+    site, smtp, hook = servers
+    serve_site(site, [])
+    config, data, control = tmp_path / "config", tmp_path / "data", tmp_path / "control"
+    control.mkdir()
+    write_config(config, site, smtp, hook, every="1s")
+    only_the_news_source(config)
+    proc = await asyncio.create_subprocess_exec(
+        "unshare", "--user", "--map-root-user", "--mount",
+        sys.executable, str(Path(__file__).parents[1] / "diskfull.py"), str(config), str(data), str(control), "4m",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        await wait_for(lambda: (control / "started").exists(), timeout_s=30)
+        await wait_for(lambda: site.hits.get("/list.html", 0) >= 1, timeout_s=60)  # database made, patrolling
+        (control / "fill").touch()
+        await wait_for(lambda: (control / "filled").exists(), timeout_s=30)
+        publish(site, 1)
+        # no room for a run's row, an item's evidence or its rows: patrols are skipped, said so, retried
+        await wait_for(lambda: (control / "daemon.log").read_text(errors="replace").count("disk is full") >= 3,
+                       timeout_s=60)
+        assert alert_posts(hook) == [] and alert_mails(smtp) == []
+        (control / "free").touch()
+        await wait_for(lambda: len(alert_posts(hook)) == 1 and len(alert_mails(smtp)) == 1, timeout_s=60)
+        await asyncio.sleep(2)  # a duplicate would arrive now
+        (control / "stop").touch()
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.stderr is not None
+    log = (control / "daemon.log").read_text(errors="replace")
+    result = json.loads((control / "result.json").read_text()) if (control / "result.json").exists() else None
+    assert result is not None, (await proc.stderr.read()).decode()[-2000:] + log[-3000:]
+    assert result["daemon_exit"] == 0 and result["integrity"] == "ok", log[-3000:]
+    assert result["items"] == [1, 1] and set(result["deliveries"]) == {"sent"}, (result, log[-3000:])
+    assert "巡查无法记录" in log and "Traceback" not in log, log[-3000:]
+    assert len(alert_posts(hook)) == 1 and len(alert_mails(smtp)) == 1
