@@ -34,6 +34,12 @@ from storage.evidence import EvidenceStore
 
 log = logging.getLogger("yuqing.app")
 
+# Patrols of one process at a time; the other sources wait their turn. A window opening (or
+# ``crawl --once``) starts every source at once, and each run holds database sessions: 10,000 at
+# once queued for the connection pool past its 30 s timeout and crashed before the first request
+# (bench/sources.py), 1,000 did so on a busy machine. 256 keeps hundreds of hosts busy.
+MAX_PATROLS = 256
+
 
 class UnsupportedSource(Exception):
     """A source type that sources.yaml accepts but no adapter handles yet."""
@@ -55,6 +61,7 @@ class App:
     outbox: Outbox
     evidence: EvidenceStore
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    patrol_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_PATROLS))
     browser: Browser | None = None  # Chromium starts on the first page that needs it, not here
 
     @classmethod
@@ -105,7 +112,7 @@ class App:
         if lock.locked():
             log.info("run skipped source=%s reason=previous run still going", source.id)
             return None
-        async with lock:
+        async with lock, self.patrol_slots:
             async with self.sessions() as session:
                 run_id = await queries.start_run(
                     session, source.id, trigger, _utcnow(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from crawler.config.sources import SourceSpec
 from crawler.pipeline import run_status
 from crawler.types import RunStats
 from storage import queries
+
+log = logging.getLogger("yuqing.crawl")
 
 
 @dataclass
@@ -32,9 +35,15 @@ async def crawl_once(config: Config, db_url: str, data_dir: Path, sources: list[
             task = bar.add_task("巡查中 crawling", total=len(sources))
 
             async def one(source: SourceSpec) -> None:
-                stats = await app.patrol(source, "manual")
-                if stats is not None:
-                    summary.runs[source.id] = (run_status(stats), stats)
+                try:
+                    stats = await app.patrol(source, "manual")
+                except Exception as exc:  # its run's bookkeeping failed (database busy): the other sources go on
+                    log.exception("run could not be recorded source=%s", source.id)
+                    stats = RunStats(errors=[f"内部错误 internal error: {type(exc).__name__}: {exc}"])
+                    summary.runs[source.id] = ("failed", stats)
+                else:
+                    if stats is not None:
+                        summary.runs[source.id] = (run_status(stats), stats)
                 bar.advance(task)
 
             await asyncio.gather(*(one(s) for s in sources))
