@@ -70,9 +70,6 @@ async def test_render_source_hit_gets_a_verified_screenshot(tmp_path: Path) -> N
     render: true
     screenshot: true
 """)
-        code, out, err = await yuqing(config, data, "check")
-        assert code == 0 and "浏览器 browser:" in out and "js-render" in out, out + err
-
         code, out, err = await yuqing(config, data, "crawl", "--once")
         assert code == 0, out + err
         code, out, _ = await yuqing(config, data, "hits", "--json")
@@ -104,16 +101,32 @@ async def test_render_source_hit_gets_a_verified_screenshot(tmp_path: Path) -> N
             assert archive.read("screenshot.png") == png.read_bytes()
             assert "呕吐" in archive.read("text.txt").decode("utf-8")
 
-        # Trying a script-written site without a config entry, as an operator would first.
-        code, out, err = await yuqing(config, data, "test-source", "--url", f"{site.base}/c/list.html", "--render",
-                                      "--json")
-        assert code == 0, out + err
-        assert [i["title"] for i in json.loads(out)["items"]] == ["幼儿园午餐后多名幼儿不适"]
-
         original = png.read_bytes()
         png.write_bytes(original[:-20] + bytes(b ^ 0xFF for b in original[-20:]))
         code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
         assert code == 1 and "截图已被改动" in err, out + err
+    finally:
+        await site.stop()
+
+
+async def test_check_then_try_a_script_written_site(tmp_path: Path) -> None:
+    """What an operator does first: check the config, then try the site without a config entry."""
+    site = await Site().start()
+    try:
+        serve(site)
+        config, data = tmp_path / "config", tmp_path / "data"
+        write_config(config, site, """\
+  - id: js-render
+    type: news
+    url: {base}/b/list.html
+    render: true
+""")
+        code, out, err = await yuqing(config, data, "check")
+        assert code == 0 and "浏览器 browser:" in out and "js-render" in out, out + err
+        code, out, err = await yuqing(config, data, "test-source", "--url", f"{site.base}/c/list.html", "--render",
+                                      "--json")
+        assert code == 0, out + err
+        assert [i["title"] for i in json.loads(out)["items"]] == ["幼儿园午餐后多名幼儿不适"]
     finally:
         await site.stop()
 
