@@ -121,6 +121,13 @@ class EvidenceStore:
                 problems.append("截图已被改动 the screenshot differs from its manifest digest")
         return VerifyResult(not problems, tuple(problems), manifest)
 
+    def archived_body(self, body_sha256: str) -> bytes | None:
+        """The response body as archived (None: no such evidence, or the WARC cannot be read)."""
+        warc_path = self.paths(body_sha256)[0]
+        if not warc_path.exists():
+            return None
+        return _payloads(warc_path.read_bytes())[0]
+
     def export_zip(self, body_sha256: str, out: Path, extra: dict[str, bytes] | None = None) -> Path:
         """WARC + extracted text + manifest (+ the screenshot, + extra files such as the 处理单) in one ZIP."""
         warc_path, manifest_path = self.paths(body_sha256)

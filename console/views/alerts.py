@@ -18,13 +18,22 @@ from aiohttp import web
 
 from alerts import forms
 from alerts.deadlines import CHINA, DONE_IN, LABELS, overdue
-from alerts.workflow import GRADES, RULES, STATE_LABELS, Request, WorkflowError, allowed_actions, apply, case_deadlines
+from alerts.workflow import (
+    GRADES,
+    RULES,
+    STATE_LABELS,
+    Request,
+    WorkflowError,
+    allowed_actions,
+    apply,
+    case_deadlines,
+)
 from console.app import Desk, desk_of
 from console.auth import STAFF, VIEWERS
 from console.views import current_user, may_see
+from crawler.fetch.charset import decode_body
 from storage import queries
 from storage import workflow as store
-from storage.evidence import _payloads  # the WARC reader of the evidence store: one copy of that logic
 
 routes = web.RouteTableDef()
 READERS = VIEWERS | {"department", "informant"}
@@ -192,16 +201,10 @@ async def archive(request: web.Request) -> web.Response:
     await _visible_case(request, user, alert_id)
     async with desk.sessions() as session:
         digest = await queries.evidence_digest(session, alert_id)
-    warc_path = desk.evidence.paths(digest)[0] if digest else None
-    if warc_path is None or not warc_path.exists():
-        raise web.HTTPNotFound(text="此告警没有存档证据 (no archived copy)")
-    body, _ = _payloads(await asyncio.to_thread(warc_path.read_bytes))
+    body = await asyncio.to_thread(desk.evidence.archived_body, digest) if digest else None
     if body is None:
-        raise web.HTTPNotFound(text="存档文件无法读取 (archive unreadable)")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        text = body.decode("gb18030", errors="replace")
+        raise web.HTTPNotFound(text="此告警没有可读的存档证据 (no readable archived copy)")
+    text, _ = decode_body(body, None)  # the crawler's own charset rules: <meta>, strict UTF-8, detection
     response = web.Response(text=text, content_type="text/plain", charset="utf-8")
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
