@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -121,7 +123,7 @@ async def test_disk_full_on_the_data_folder(servers, tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         "unshare", "--user", "--map-root-user", "--mount",
         sys.executable, str(Path(__file__).parents[1] / "diskfull.py"), str(config), str(data), str(control), "4m",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, start_new_session=True)
     try:
         await wait_for(lambda: (control / "started").exists(), timeout_s=30)
         await wait_for(lambda: site.hits.get("/list.html", 0) >= 1, timeout_s=60)  # database made, patrolling
@@ -138,8 +140,8 @@ async def test_disk_full_on_the_data_folder(servers, tmp_path: Path) -> None:
         (control / "stop").touch()
         assert await asyncio.wait_for(proc.wait(), 60) == 0
     finally:
-        if proc.returncode is None:
-            proc.kill()
+        if proc.returncode is None:  # a failed test: take the daemon inside the namespace down too
+            os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
     assert proc.stderr is not None
     log = (control / "daemon.log").read_text(errors="replace")
