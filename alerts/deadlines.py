@@ -144,3 +144,16 @@ def deadlines_for(grade: str, found_at: datetime, config: DeadlineSettings) -> D
 def overdue(alert_state: str, deadlines: Deadlines, now: datetime) -> list[str]:
     """The deadlines missed at ``now``: passed while their step is still undone, earliest first."""
     return [kind for kind, due in deadlines.items() if now > due and alert_state not in DONE_IN[kind]]
+
+
+def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) time as people read it: Beijing time; "—" for none."""
+    return moment.astimezone(CHINA).strftime(fmt) if moment else "—"
+
+
+def span_text(seconds: float, sep: str = " ") -> str:
+    """``1 天 2 小时 3 分`` (``sep=""``: ``1天2小时3分``), the sign dropped: countdowns say which way."""
+    minutes = int(abs(seconds)) // 60
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    return (f"{days}{sep}天{sep}" if days else "") + (f"{hours}{sep}小时{sep}" if days or hours else "") + f"{minutes}{sep}分"

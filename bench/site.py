@@ -35,12 +35,13 @@ import argparse
 import asyncio
 import random
 import re
-import socket
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+
+import harness  # bench/ is the script's folder, first on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "news"
@@ -73,35 +74,9 @@ def article_path(n: int) -> str:
     return f"/news/2026/11/{n:06d}.html"
 
 
-def guard_loopback() -> None:
-    """Refuse, in this process, every connection to an address other than 127.0.0.1 (a belt to the
-    benchmark's braces: nothing here is meant to leave the machine, not even a library's phone-home)."""
-    allowed = {"127.0.0.1", "localhost"}
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-    real_getaddrinfo = socket.getaddrinfo
-
-    def check(sock: socket.socket, address: object) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            host = address[0] if isinstance(address, tuple) else address
-            if host not in allowed:
-                raise PermissionError(f"bench: refusing to connect to {host!r} (loopback only)")
-
-    def connect(self: socket.socket, address: object) -> None:
-        check(self, address)
-        return real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: object) -> int:
-        check(self, address)
-        return real_connect_ex(self, address)
-
-    def getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
-        if host not in (None, "127.0.0.1", "localhost", b"127.0.0.1", b"localhost"):
-            raise socket.gaierror(f"bench: refusing to resolve {host!r} (loopback only)")
-        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+# Refuse, in this process, every connection outside 127.0.0.0/8 (a belt to the benchmark's braces:
+# nothing here is meant to leave the machine, not even a library's phone-home).
+guard_loopback = harness.guard_loopback_net
 
 
 # --- templates -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from alerts.audit import ACTION_LABELS, state_label
-from alerts.deadlines import CHINA, LABELS
+from alerts.deadlines import LABELS, local_time, span_text
 from alerts.people import ROLE_LABELS
 from alerts.workflow import STATE_LABELS
 from console.auth import CSRF, STAFF, USER, VIEWERS
@@ -45,15 +45,11 @@ async def context(request: web.Request) -> dict[str, Any]:
     }
 
 
-def local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return moment.astimezone(CHINA).strftime(fmt) if moment else "—"
+local = local_time
 
 
 def span(seconds: float) -> str:
-    minutes = int(abs(seconds)) // 60
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    return (f"{days}天" if days else "") + (f"{hours}小时" if days or hours else "") + f"{minutes}分"
+    return span_text(seconds, sep="")
 
 
 def countdown(due: datetime | None, now: datetime | None = None) -> str:

@@ -24,7 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import audit, forms
 from alerts.config import AlertsFile
-from alerts.deadlines import CHINA, DONE_IN, LABELS, Deadlines, DeadlineSettings, overdue
+from alerts.deadlines import (
+    CHINA,
+    DONE_IN,
+    LABELS,
+    Deadlines,
+    DeadlineSettings,
+    local_time,
+    overdue,
+    span_text,
+)
 from alerts.people import ROLE_LABELS, PeopleError, add_department, add_user
 from alerts.workflow import (
     OPEN_STATES,
@@ -109,15 +118,8 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return moment.astimezone(CHINA).strftime(fmt) if moment else "—"
-
-
-def _span(seconds: float) -> str:
-    minutes = int(abs(seconds)) // 60
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    return (f"{days} 天 " if days else "") + (f"{hours} 小时 " if days or hours else "") + f"{minutes} 分"
+_local = local_time
+_span = span_text
 
 
 def _countdown(due: datetime, now: datetime) -> str:
