@@ -134,7 +134,7 @@ class SmtpReceiver:
             self.controller = None
 
 
-async def wait_for(predicate: Any, timeout_s: float = 20.0, step_s: float = 0.1) -> None:
+async def wait_for(predicate: Any, timeout_s: float = 60.0, step_s: float = 0.1) -> None:
     """Poll until ``predicate()`` is true; fails the test with a timeout otherwise."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s

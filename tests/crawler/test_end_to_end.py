@@ -97,12 +97,13 @@ async def test_daemon_patrols_new_pages_and_stops_gracefully(servers, tmp_path: 
         sys.executable, "-m", "crawler.cli", "--config", str(config), "--data", str(data), "run",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:
-        await wait_for(lambda: site.hits.get("/news/4.html", 0) >= 1)
+        await wait_for(lambda: site.hits.get("/news/4.html", 0) >= 1, timeout_s=60)  # start-up on a busy machine
         serve_site(site, ["/news/4.html", "/news/1.html"])  # a new matching page appears
         def rules_delivered() -> list[str]:
             return sorted(body["rule_id"] for _, body in alert_posts(hook))
 
-        await wait_for(lambda: rules_delivered() == ["fees", "food-safety"] and len(alert_mails(smtp)) == 2)
+        await wait_for(lambda: rules_delivered() == ["fees", "food-safety"] and len(alert_mails(smtp)) == 2,
+                       timeout_s=60)
         # edits are picked up without a restart; a broken edit is refused and the last good config kept
         sources = (config / "sources.yaml").read_text(encoding="utf-8")
         (config / "sources.yaml").write_text(sources.replace("type: rss", "type: rsss", 1), encoding="utf-8")
@@ -120,7 +121,7 @@ async def test_daemon_patrols_new_pages_and_stops_gracefully(servers, tmp_path: 
         serve_site(site, ["/news/4.html", "/news/1.html"])
         site.pages["/list.html"].body = site.pages["/list.html"].body.replace(
             b"</ul>", b'<li><a href="/news/6.html">6</a></li></ul>')
-        await wait_for(lambda: rules_delivered() == ["fees", "food-safety", "roads"])
+        await wait_for(lambda: rules_delivered() == ["fees", "food-safety", "roads"], timeout_s=60)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0
     finally:

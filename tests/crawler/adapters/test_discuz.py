@@ -231,7 +231,9 @@ def test_hostile_nesting_in_a_post_is_read_quickly(make_result: MakeResult) -> N
             f"<td class='t_f' id='postmessage_1'>{message}</td></tr></table>")
     started = time.perf_counter()
     [item] = DiscuzAdapter().parse_detail(make_result(page, f"{BBS}/thread-9-1-1.html"), source())
-    assert item.text == "化隆二幼" and time.perf_counter() - started < 2
+    # ~1 s alone; the bound only catches a walk that is quadratic in the depth (minutes), with room
+    # for a loaded machine running the suite on four workers
+    assert item.text == "化隆二幼" and time.perf_counter() - started < 20
 
 
 def test_posts_without_bodies_mean_the_markup_changed(make_result: MakeResult) -> None:

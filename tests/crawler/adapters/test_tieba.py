@@ -364,7 +364,7 @@ def test_hostile_pages_are_read_quickly(make_result: MakeResult) -> None:
     with pytest.raises(ParseError, match="markup changed"):
         ADAPTER.parse_list(make_result(unclosed, LIST_URL), source())
     assert [i.text for i in ADAPTER.parse_detail(make_result(nested, T2017), source())] == ["深"]
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 30  # catches a quadratic walk, not a busy machine
 
 
 # --- a thread's further pages ------------------------------------------------------------------
