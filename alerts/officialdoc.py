@@ -4,6 +4,9 @@ A4 with the GB/T 9704 margins, the title centred in bold 宋体 (二号), number
 in 黑体, bordered tables whose labels are 黑体 and whose entries are 仿宋, the issuing unit under
 the title and the page number in the footer. Chinese font names go in ``w:eastAsia`` of every
 run, so Word picks them for the Chinese text. Times are shown in Beijing time.
+
+python-docx (and lxml, 7 MB) is imported by the functions that build a document, not here: the
+daemon imports this module for its text helpers and never writes a document.
 """
 
 from __future__ import annotations
@@ -12,20 +15,15 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Union
-
-from docx import Document
-from docx.document import Document as DocxDocument
-from docx.enum.section import WD_ORIENT
-from docx.enum.table import WD_ALIGN_VERTICAL, WD_ROW_HEIGHT_RULE, WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Cm, Pt
-from docx.table import Table, _Cell
-from docx.text.paragraph import Paragraph
+from typing import TYPE_CHECKING, Union
 
 from alerts.deadlines import CHINA
+
+if TYPE_CHECKING:
+    from docx.document import Document as DocxDocument
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.table import Table, _Cell
+    from docx.text.paragraph import Paragraph
 
 # Fonts: Latin text in Times New Roman, Chinese in the faces Chinese official documents use.
 LATIN = "Times New Roman"
@@ -81,6 +79,8 @@ CellText = Union[str, Sequence[str], None]
 
 
 def _fonts(run_or_style_rpr: object, east: str) -> None:
+    from docx.oxml.ns import qn  # python-docx only when a document is built (module docstring)
+
     rpr = run_or_style_rpr
     rfonts = rpr.get_or_add_rFonts()  # type: ignore[attr-defined]
     for attr in ("w:ascii", "w:hAnsi", "w:cs"):
@@ -89,6 +89,8 @@ def _fonts(run_or_style_rpr: object, east: str) -> None:
 
 
 def add_run(paragraph: Paragraph, text: str, *, font: str = FANG, size: float = XIAO_SI, bold: bool = False) -> None:
+    from docx.shared import Pt  # python-docx only when a document is built (module docstring)
+
     run = paragraph.add_run(clean(text))
     run.font.size = Pt(size)
     run.font.bold = bold
@@ -100,6 +102,10 @@ class OfficialDocument:
 
     def __init__(self, title: str, institution: str, unit_label: str, number: str, generated_at: datetime,
                  subject: str | None = None) -> None:
+        from docx import Document  # python-docx only when a document is built (module docstring)
+        from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
+        from docx.shared import Cm
+
         self.doc: DocxDocument = Document()
         self._page()
         self._normal()
@@ -116,6 +122,12 @@ class OfficialDocument:
         add_run(line, f"{unit_label}：{institution}（盖章）\t编号：{number}", size=XIAO_SI)
 
     def _page(self) -> None:
+        from docx.enum.section import WD_ORIENT
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+        from docx.shared import Cm
+
         section = self.doc.sections[0]
         section.orientation = WD_ORIENT.PORTRAIT
         section.page_width, section.page_height = Cm(PAGE_W), Cm(PAGE_H)
@@ -136,6 +148,10 @@ class OfficialDocument:
         add_run(footer, " —", size=SI_HAO)
 
     def _normal(self) -> None:
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+        from docx.shared import Pt
+
         style = self.doc.styles["Normal"]
         style.font.size = Pt(XIAO_SI)
         rpr = style.element.get_or_add_rPr()
@@ -147,6 +163,8 @@ class OfficialDocument:
 
     def _paragraph(self, *, align: WD_ALIGN_PARAGRAPH | None = None, before: float = 0, after: float = 0,
                    line: float = 1.25) -> Paragraph:
+        from docx.shared import Pt
+
         paragraph = self.doc.add_paragraph()
         fmt = paragraph.paragraph_format
         fmt.space_before, fmt.space_after, fmt.line_spacing = Pt(before), Pt(after), line
@@ -166,12 +184,17 @@ class OfficialDocument:
 
     def text(self, text: str) -> None:
         """A body paragraph, first line indented by two characters as official documents are."""
+        from docx.shared import Pt
+
         paragraph = self._paragraph(after=2, line=1.4)
         paragraph.paragraph_format.first_line_indent = Pt(XIAO_SI * 2)
         add_run(paragraph, text, size=XIAO_SI)
 
     def picture(self, png: bytes, width_cm: float = TEXT_W) -> None:
         """A chart, centred across the type area."""
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+        from docx.shared import Cm
+
         paragraph = self._paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, before=4, after=4, line=1.0)
         paragraph.add_run().add_picture(io.BytesIO(png), width=Cm(width_cm))
 
@@ -181,6 +204,9 @@ class OfficialDocument:
         add_run(paragraph, "　　".join(f"{label}：{value}" for label, value in pairs), size=XIAO_SI)
 
     def table(self, widths: Sequence[float]) -> Table:
+        from docx.enum.table import WD_TABLE_ALIGNMENT
+        from docx.shared import Cm
+
         table: Table = self.doc.add_table(rows=0, cols=len(widths))
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         table.autofit = False  # fixed layout: the widths below hold
@@ -196,6 +222,11 @@ class OfficialDocument:
 
         ``height`` (cm) keeps room to write by hand; a None text leaves ``blank_lines`` empty lines.
         """
+        from docx.enum.table import WD_ALIGN_VERTICAL, WD_ROW_HEIGHT_RULE
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+        from docx.oxml import OxmlElement
+        from docx.shared import Cm
+
         labels, center = set(labels), set(center)
         row = table.add_row()
         widths = [column.width for column in table.columns]
@@ -225,6 +256,8 @@ class OfficialDocument:
 
     def box(self, table: Table, label: str, value: CellText, signature: str, *, height: float = 4.0) -> None:
         """A label, then a box for handwriting holding ``value`` and a signature line at its foot."""
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+
         lines = [] if value is None else ([value] if isinstance(value, str) else list(value))
         blank = [""] * max(2, 6 - len(lines))  # the signature at the foot of the box
         self.row(table, [(label, 1), ([*lines, *blank, f"{signature}　　　　　　　{BLANK_DATE}"],
@@ -240,6 +273,9 @@ class OfficialDocument:
 
 def _borders(table: Table) -> None:
     """Single black lines around and between every cell (not left to a table style)."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
     borders = OxmlElement("w:tblBorders")
     for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
         line = OxmlElement(f"w:{edge}")
@@ -253,6 +289,8 @@ def _borders(table: Table) -> None:
 
 def _fill(cell: _Cell, text: CellText, *, label: bool, blank_lines: int, align: WD_ALIGN_PARAGRAPH | None,
           size: float = XIAO_SI) -> None:
+    from docx.shared import Pt
+
     if text is None:
         lines = [""] * blank_lines
     elif isinstance(text, str):
