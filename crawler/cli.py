@@ -24,6 +24,7 @@ from crawler.cli_triage import alerts_app, audit_app, departments_app, users_app
 from crawler.config.loader import Config, load_config
 from crawler.config.yamlfile import ConfigError
 from crawler.logs import setup_logging
+from crawler.memory import cap_malloc_arenas, release_freed_memory
 
 app = typer.Typer(help="yuqing 舆情监测：按规定时段巡查论坛、贴吧和新闻网站，命中规则即告警。", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -145,9 +146,11 @@ def run(
     paths: Paths = ctx.obj
     config = _load(paths)
     setup_logging(paths.log_level, config.sources.timezone)
+    cap_malloc_arenas()  # before the database threads start
 
     async def main_() -> None:
         app_ = await App.open(config, paths.db_url, paths.data)
+        release_freed_memory()  # what start-up left behind, before a daemon's years
         try:
             services = [desk_service(app_, paths.data, host, port)] if web else []
             await Daemon(app_, paths.config, [*services, report_service(app_, paths.data)]).run()
@@ -177,6 +180,7 @@ def crawl(
     setup_logging("WARNING" if interactive else paths.log_level, config.sources.timezone)
     from crawler.crawl_once import crawl_once
 
+    cap_malloc_arenas()  # before the database threads start
     summary = asyncio.run(crawl_once(config, paths.db_url, paths.data, selected, progress=interactive))
     table = Table(title="巡查结果 crawl results")
     for column in ("来源", "状态", "抓取", "失败", "条目", "新增", "命中", "错误"):

@@ -12,6 +12,7 @@ from rich.progress import Progress
 from crawler.app import App
 from crawler.config.loader import Config
 from crawler.config.sources import SourceSpec
+from crawler.memory import release_freed_memory
 from crawler.pipeline import run_status
 from crawler.types import RunStats
 from storage import queries
@@ -30,6 +31,7 @@ async def crawl_once(config: Config, db_url: str, data_dir: Path, sources: list[
                      progress: bool = False) -> CrawlSummary:
     summary = CrawlSummary()
     app = await App.open(config, db_url, data_dir)
+    release_freed_memory()  # what start-up left behind
     try:
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task("巡查中 crawling", total=len(sources))
