@@ -24,7 +24,7 @@ from crawler.cli_triage import alerts_app, audit_app, departments_app, users_app
 from crawler.config.loader import Config, load_config
 from crawler.config.yamlfile import ConfigError
 from crawler.logs import setup_logging
-from crawler.memory import cap_malloc_arenas, release_freed_memory
+from crawler.memory import cap_malloc_arenas, keep_trimmed, release_freed_memory
 
 app = typer.Typer(help="yuqing 舆情监测：按规定时段巡查论坛、贴吧和新闻网站，命中规则即告警。", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -153,7 +153,7 @@ def run(
         release_freed_memory()  # what start-up left behind, before a daemon's years
         try:
             services = [desk_service(app_, paths.data, host, port)] if web else []
-            await Daemon(app_, paths.config, [*services, report_service(app_, paths.data)]).run()
+            await Daemon(app_, paths.config, [*services, report_service(app_, paths.data), keep_trimmed]).run()
         finally:
             await app_.close()
 
