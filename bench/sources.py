@@ -7,6 +7,7 @@ Run from the repository root::
     .venv/bin/python bench/sources.py                        # 1,000 sources (~1 min on 2 cores)
     .venv/bin/python bench/sources.py --sources 1000,10000   # both, one table
     .venv/bin/python bench/sources.py --sources 200 --keep   # a quick look; keep config, DB and logs
+    .venv/bin/python bench/sources.py --migrated             # the database created beforehand (a restart)
 
 The sites (``python bench/sources.py _serve``, their own process): ``--per-host`` sources (default
 4) on each address 127.0.0.2, 127.0.0.3, … — one aiohttp site per address, so that yuqing's
@@ -17,7 +18,9 @@ article fetched). The texts are headlines and sentences of the real fixture page
 (rule ``food-safety``, ~1 %), and ~1 % more mention a drill the rule excludes. Every hit is its own
 story (no two fold into one incident), so hits = alerts = webhook posts.
 
-yuqing runs as shipped, in its own process, on a fresh data folder (SQLite): one run of every
+yuqing runs as shipped, in its own process, on a fresh data folder (SQLite; with ``--migrated``
+the database is created by ``yuqing db upgrade`` first, as at every start but the first, so that
+the migration tool is not loaded in the measured process): one run of every
 source at once — what a window's opening is for the daemon — with **the institution default
 politeness ``per_host: 2, delay: 1s``** (retries 2, timeouts as built in), ``max_items`` 50,
 alerts to a webhook on the first address. Wall clock from process start to exit.
@@ -29,6 +32,14 @@ patrol's span, to compare with a 60-minute window), the smallest gap between two
 address (politeness kept: ≈ the delay), the peak RSS of the yuqing process (kernel high-water
 mark) and its median while crawling (sampled every 0.25 s from outside, start-up left out), and
 the RSS of a bare ``import jieba; jieba.initialize()`` process as the floor.
+
+Memory is that of the **whole process tree**: yuqing may start child processes (parse workers,
+``crawler/parsing.py``; Chromium for ``render: true`` sources). At each sample every descendant
+of the yuqing process is found (``/proc/PID/task/*/children``) and its PSS read from
+``/proc/PID/smaps_rollup`` (its own pages plus its share of the pages it shares, so that libraries
+mapped by every worker count once in all). Printed apart: the yuqing process's RSS as before, the
+most child processes seen at once, the children's summed PSS (peak and median) and the median of
+the tree (yuqing's RSS + the children's PSS, per sample).
 Nothing connects outside 127.0.0.0/8 (``harness.guard_loopback_net`` in every process).
 """
 
@@ -41,6 +52,7 @@ import json
 import math
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -257,6 +269,62 @@ def site_stats(base: str) -> dict[str, object]:
         return json.loads(resp.read())  # type: ignore[no-any-return]
 
 
+# --- memory of the process tree -----------------------------------------------------------------
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, children first (a worker's own children too)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                kids = [int(k) for k in children.read_text().split()]
+            except (OSError, ValueError):  # the process or thread has just ended
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def pss_mb(pid: int) -> float | None:
+    """Proportional set size (``Pss:`` of ``/proc/PID/smaps_rollup``); None once the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+@dataclass
+class TreeChild(harness.Child):
+    """The yuqing child, sampled with its descendants: (seconds since start, children, their PSS MB)."""
+
+    children: list[tuple[float, int, float]] = field(default_factory=list)
+
+    def _sample(self) -> None:
+        assert self.proc is not None
+        while self.proc.poll() is None:
+            mb = harness._rss_mb(self.proc.pid)
+            kids = [(pid, pss_mb(pid)) for pid in descendants(self.proc.pid)]
+            alive = [kb for _, kb in kids if kb is not None]
+            now = time.perf_counter() - self.started
+            if mb is not None:
+                self.samples.append((now, mb))
+                self.children.append((now, len(alive), sum(alive)))
+            time.sleep(self.step_s)
+
+    def tree(self, after_s: float = 0.0) -> dict[str, float]:
+        """The children's most at once, summed PSS peak and median, and the whole tree's median (yuqing's
+        RSS + the children's PSS, same samples), ``after_s`` seconds after the start on."""
+        kids = [(n, mb) for t, n, mb in self.children if t >= after_s] or [(0, 0.0)]
+        tree = [rss + mb for (t, rss), (_, _, mb) in zip(self.samples, self.children) if t >= after_s] or [0.0]
+        return {"children": max(n for n, _ in kids), "peak": max(mb for _, mb in kids),
+                "median": statistics.median(mb for _, mb in kids), "tree_median": statistics.median(tree)}
+
+
 @dataclass
 class Result:
     sources: int
@@ -266,12 +334,13 @@ class Result:
     counts: dict[str, object] = field(default_factory=dict)
     site: dict[str, object] = field(default_factory=dict)
     rss: dict[str, float] = field(default_factory=dict)
+    tree: dict[str, float] = field(default_factory=dict)  # TreeChild.tree
     cpu_s: float = 0.0
     checks: list[str] = field(default_factory=list)
     ok: bool = True
 
 
-def measure(n_sources: int, per_host: int, work: Path) -> Result:
+def measure(n_sources: int, per_host: int, work: Path, migrated: bool = False) -> Result:
     layout = Layout(n_sources, per_host)
     result = Result(n_sources, len(layout.hosts))
     server = subprocess.Popen([sys.executable, str(Path(__file__)), "_serve", "--sources", str(n_sources),
@@ -285,11 +354,17 @@ def measure(n_sources: int, per_host: int, work: Path) -> Result:
         config, data = work / f"config-{n_sources}", work / f"data-{n_sources}"
         shutil.rmtree(data, ignore_errors=True)
         write_config(config, layout, bases)
-        child = harness.Child(["--config", str(config), "--data", str(data), "crawl", "--once"],
-                              work / f"yuqing-{n_sources}.log").start()
+        if migrated:  # the schema created by another process first: every start of the daemon but its first
+            upgrade = harness.Child(["--config", str(config), "--data", str(data), "db", "upgrade"],
+                                    work / f"upgrade-{n_sources}.log").start()
+            if upgrade.wait()[1] != 0:
+                raise SystemExit(f"yuqing db upgrade failed: see {upgrade.log}")
+        child = TreeChild(["--config", str(config), "--data", str(data), "crawl", "--once"],
+                          work / f"yuqing-{n_sources}.log").start()
         out, code = child.wait()
         result.seconds = child.seconds
         result.rss = child.rss(after_s=5.0)
+        result.tree = child.tree(after_s=5.0)
         result.cpu_s = float(child.bench.get("cpu_s", 0.0))
         (work / f"yuqing-{n_sources}.out").write_text(out, encoding="utf-8")
         result.site = site_stats(bases[0])
@@ -333,11 +408,13 @@ def table(results: list[Result], jieba_mb: float) -> str:
             f"{r.sources:,}", r.hosts, f"{r.seconds:.1f}", f"{span:.1f}", runs,
             f"{s['once']:,} / {s['expected']:,}", f"{c['items']:,}", f"{c['hits']} / {c['alerts']} / {s['hook_alerts']}",
             f"{float(s['min_gap_s'] or 0):.3f}", f"{r.cpu_s:.0f}", f"{r.rss['peak']:.0f}", f"{r.rss['median']:.0f}",
+            f"{r.tree['children']:.0f}", f"{r.tree['peak']:.0f} / {r.tree['median']:.0f}", f"{r.tree['tree_median']:.0f}",
             f"{jieba_mb:.0f}", "ok" if r.ok else "FAILED: " + "; ".join(r.checks)])
     return harness.markdown_table(
         ["sources", "hosts", "wall s", "span s (first→last request)", "runs ok / partial / failed",
          "pages fetched once / expected", "items stored", "hits / alerts / webhook", "min gap same host s",
-         "CPU s", "peak RSS MB", "median RSS MB", "jieba alone MB", "checks"], rows)
+         "CPU s", "peak RSS MB", "median RSS MB", "child processes (most at once)", "children PSS peak / median MB",
+         "tree median MB (RSS + children PSS)", "jieba alone MB", "checks"], rows)
 
 
 def conduct(args: argparse.Namespace) -> int:
@@ -347,17 +424,21 @@ def conduct(args: argparse.Namespace) -> int:
     print(f"reference: bare `import jieba; jieba.initialize()` peak RSS {jieba_mb:.0f} MB", flush=True)
     work = Path(tempfile.mkdtemp(prefix="yuqing-bench-sources-"))
     print(f"politeness: per_host 2, delay 1s (institution default); {args.per_host} sources per address; "
-          f"work folder {work}", flush=True)
+          f"work folder {work}; database {'migrated beforehand' if args.migrated else 'new (migrated at start)'}",
+          flush=True)
     results = []
     for n in args.sources:
         print(f"… {n:,} sources", flush=True)
-        r = measure(n, args.per_host, work)
+        r = measure(n, args.per_host, work, args.migrated)
         print(f"  {n:,} sources on {r.hosts} addresses: {r.seconds:.1f} s, runs {r.runs}, items {r.counts['items']}, "
               f"hits {r.counts['hits']}, alerts {r.counts['alerts']}, incidents {r.counts['incidents']}, "
               f"webhook {r.site['hook_alerts']} alerts + {r.site['hook_notices']} notices; "
               f"requests {r.site['requests']}; gaps between two requests to one address under 0.5 s: "
               f"{r.site['gaps_under_half_s']} of {r.site['gaps']}; rss peak {r.rss['peak']:.0f} MB median {r.rss['median']:.0f} MB "
-              f"last {r.rss['last']:.0f} MB; " + ("ok" if r.ok else "FAILED: " + "; ".join(r.checks)), flush=True)
+              f"last {r.rss['last']:.0f} MB; child processes {r.tree['children']:.0f}, "
+              f"their PSS peak {r.tree['peak']:.0f} MB median {r.tree['median']:.0f} MB; "
+              f"tree median {r.tree['tree_median']:.0f} MB; "
+              + ("ok" if r.ok else "FAILED: " + "; ".join(r.checks)), flush=True)
         results.append(r)
     print()
     print(table(results, jieba_mb))
@@ -373,6 +454,8 @@ def main() -> None:
     parser.add_argument("--per-host", type=int, default=DEFAULT_PER_HOST,
                         help=f"sources per loopback address (default {DEFAULT_PER_HOST})")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (configs, databases, logs)")
+    parser.add_argument("--migrated", action="store_true",
+                        help="create the database with `yuqing db upgrade` first (a restart, not a first start)")
     args = parser.parse_args()
     if args.which == "_serve":
         harness.guard_loopback_net()
