@@ -1,6 +1,6 @@
 """Keywords compiled once for matching: term keys, the automaton, the tokenizer, an index of rules.
 
-Compiling is the slow part (jieba loads its dictionary, ~1 s); matching an item then only scans it
+Compiling is the slow part (jieba's dictionary is loaded, ~1 s); matching an item then only scans it
 with Aho–Corasick and segments small windows. A Ruleset is immutable after ``compile`` and is
 swapped whole on a configuration reload.
 
@@ -10,7 +10,6 @@ characters removed (``squeeze.term_key``); a ``re:`` term's key is the term itse
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,6 +28,7 @@ from crawler.config.keywords import (
     is_regex,
 )
 from crawler.match.boundaries import WINDOW
+from crawler.match.lexicon import Lexicon
 from crawler.match.normalize import fold
 from crawler.match.scan import TermAutomaton
 from crawler.match.squeeze import bigrams, term_key
@@ -192,13 +192,13 @@ def _index(rules: tuple[CompiledRule, ...]) -> tuple[dict[str, tuple[int, ...]],
 
 
 def _tokenizer(terms: list[str], weight: float) -> jieba.Tokenizer:
-    """A jieba Tokenizer of our own (the global dictionary is never touched) knowing every term.
+    """A jieba Tokenizer of our own (the global dictionary is never touched) knowing every term;
+    a :class:`Lexicon`, which segments as jieba does in a third less memory.
 
     Frequencies are computed against the base dictionary before any term is added, so the result
     does not depend on the order of the terms.
     """
-    logging.getLogger("jieba").setLevel(logging.WARNING)  # "Building prefix dict…" at every compile
-    tokenizer = jieba.Tokenizer()
+    tokenizer = Lexicon()
     tokenizer.initialize()
     freqs = {term: tokenizer.suggest_freq(term) for term in terms}
     for term, freq in freqs.items():
