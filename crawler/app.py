@@ -26,6 +26,7 @@ from crawler.config.sources import SourceSpec
 from crawler.fetch import Fetcher
 from crawler.fetch.browser import Browser, BrowserSettings
 from crawler.match import Ruleset
+from crawler.parsing import Parser
 from crawler.pipeline import DEFAULT_MAX_ITEMS, RunContext, crawl_source, run_status
 from crawler.schedule.windows import Occurrence
 from crawler.types import RunStats
@@ -63,6 +64,7 @@ class App:
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     patrol_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_PATROLS))
     browser: Browser | None = None  # Chromium starts on the first page that needs it, not here
+    parser: Parser = field(default_factory=lambda: Parser(workers=0))
 
     @classmethod
     async def open(cls, config: Config, db_url: str, data_dir: Path, backoff: Backoff = Backoff()) -> "App":
@@ -74,6 +76,7 @@ class App:
                   EvidenceStore(data_dir / "evidence"))
         # read once: a changed browser: section applies at the next start
         app.browser = Browser(app.fetcher, BrowserSettings.from_config(config.sources.browser))
+        app.parser = Parser(config.sources.parse_workers)
         app.apply(config)
         return app
 
@@ -104,7 +107,8 @@ class App:
 
     def context(self) -> RunContext:
         return RunContext(self.fetcher, self.sessions, self.ruleset, self.channels_for,
-                          on_alert=self.outbox.wakeup.set, evidence=self.evidence, browser=self.browser)
+                          on_alert=self.outbox.wakeup.set, evidence=self.evidence, browser=self.browser,
+                          parser=self.parser)
 
     async def patrol(self, source: SourceSpec, trigger: str, window: Occurrence | None = None) -> RunStats | None:
         """One recorded run of one source; skipped (None) while another run of it is going on."""
@@ -159,6 +163,7 @@ class App:
     async def close(self) -> None:
         if self.browser is not None:
             await self.browser.close()
+        await self.parser.close()
         await self.fetcher.close()
         await self.engine.dispose()
 

@@ -30,6 +30,7 @@ from crawler.config.sources import SourceSpec
 from crawler.fetch import Fetcher
 from crawler.fetch.browser import Browser
 from crawler.match import Ruleset, match_item
+from crawler.parsing import Parser
 from crawler.types import FetchError, FetchPolicy, FetchResult, Hit, Item, RunStats
 from storage import queries
 from storage.evidence import EvidenceStore
@@ -67,6 +68,7 @@ class RunContext:
     evidence: EvidenceStore | None = None
     clock: Callable[[], datetime] = _utcnow
     browser: Browser | None = None  # for sources with render: true, and evidence screenshots
+    parser: Parser = field(default_factory=lambda: Parser(workers=0))  # the daemon's decides where pages are parsed
 
 
 @dataclass
@@ -91,14 +93,22 @@ class _Writer:
     unchanged: an item, its hits, alerts and deliveries are committed together, and the caller
     writes evidence before handing them over (so before the commit). The task runs while jobs
     are queued and ends when the queue is empty.
+
+    Transactions start at most every ``PACE_S``: a page that arrives while the writer is idle
+    is stored at once, but under a steady stream (pages parsed in worker processes arrive one
+    by one, not in bursts behind a busy loop) each transaction took only the ~3 pages that came
+    during the previous commit, and its fixed cost — a dozen statements on the event loop, an
+    fsync — was paid 680 times for 2,000 pages (``bench/crawl.py``).
     """
 
     MAX_ENTRIES = 500  # items and pages per transaction
+    PACE_S = 0.2
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self.queue: deque[_Job] = deque()
         self.task: asyncio.Task[None] | None = None
+        self.last_start = float("-inf")
 
     async def store(self, entries: list[queries.NewItem], state: FetchResult | None,
                     links: list[queries.Followed] | None = None) -> list[queries.StoredItem | None]:
@@ -109,7 +119,11 @@ class _Writer:
         return await job.done
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.queue:
+            if (wait := self.last_start + self.PACE_S - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            self.last_start = loop.time()
             batch: list[_Job] = []
             size = 0
             while self.queue and (not batch or size + len(self.queue[0].entries) < self.MAX_ENTRIES):
@@ -177,25 +191,6 @@ def _writer(sessions: async_sessionmaker[AsyncSession]) -> _Writer:
     return writer
 
 
-_parse_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def _parse_slot() -> asyncio.Lock:
-    """One page is parsed at a time, each after a turn of the event loop.
-
-    Parsing is CPU work done on the loop (10–200 ms a page). Without this, every page whose body
-    arrived in the same turn was parsed back to back, and each database round trip, body read
-    and timeout waited for the whole pile: the writer's transaction, a dozen round trips, took
-    seconds while pages queued up in memory behind it. With a lock, a waiting task resumes one
-    turn after the previous parse, so I/O is serviced between any two pages.
-    """
-    loop = asyncio.get_running_loop()
-    slot = _parse_slots.get(loop)
-    if slot is None:
-        slot = _parse_slots[loop] = asyncio.Lock()
-    return slot
-
-
 _admissions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Semaphore]] = (
     weakref.WeakKeyDictionary())
 
@@ -260,6 +255,7 @@ class _Run:
                 validators = await queries.load_validators(session, url)
         try:
             async with _admission(url, self.policy.per_host):
+                await self.ctx.parser.ready()  # the parser is far behind: no new page until it catches up
                 if self.source.render:  # every page of the source, list and detail, through Chromium
                     if self.ctx.browser is None:
                         raise FetchError(url, "未配置浏览器 no browser for render: true")
@@ -407,8 +403,7 @@ class _Run:
             return None
         lean = replace(result, body=b"", text="")
         try:
-            async with _parse_slot():
-                detail = self.adapter.read_detail(result, self.source)
+            detail = await self.ctx.parser(self.adapter.read_detail, self._parsed(result), self.source)
         except ParseError as exc:
             self.fail(url, exc.reason)
             await self._save([], [], lean)  # the fetch state, as for any page
@@ -416,6 +411,10 @@ class _Run:
         # A thread's page holds old floors too, and a 楼中楼 page old replies: those are looked up.
         matched, entries = await self._prepare(detail.items, result, check_seen=detail.page is not None or bool(detail.more))
         return lean, len(result.body), len(detail.items), matched, entries, detail
+
+    def _parsed(self, result: FetchResult) -> FetchResult:
+        """What the adapter reads of a page: its text, and its bytes only if it asks for them."""
+        return result if self.adapter.reads_body else replace(result, body=b"")
 
     async def listing(self, url: str) -> tuple[list[_Follow], int] | None:
         """The links of a list page to follow, and the number of new items it gave; None when the
@@ -426,8 +425,7 @@ class _Run:
                 self.log_fetch(result, 0, 0, 0)
             return None if result is None else ([], 0)
         try:
-            async with _parse_slot():
-                listing: Listing = self.adapter.parse_list(result, self.source)
+            listing: Listing = await self.ctx.parser(self.adapter.parse_list, self._parsed(result), self.source)
         except ParseError as exc:
             self.fail(url, exc.reason)
             return None

@@ -75,7 +75,8 @@ def serve_site(site: Site, paths: list[str]) -> None:
     site.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", "text/plain")
 
 
-def write_config(folder: Path, site: Site, smtp: SmtpReceiver, hook: WebhookReceiver, every: str = "15m") -> None:
+def write_config(folder: Path, site: Site, smtp: SmtpReceiver, hook: WebhookReceiver, every: str = "15m",
+                 parse_workers: str = "auto") -> None:
     (folder / "keywords").mkdir(parents=True)
     (folder / "keywords" / "institution.yaml").write_text(INSTITUTION, encoding="utf-8")
     (folder / "keywords" / "rules.yaml").write_text(RULES, encoding="utf-8")
@@ -84,6 +85,7 @@ timezone: Asia/Shanghai
 allow_private_networks: true
 windows: always
 defaults: {{every: {every}, per_host: 2, delay: 0s, jitter: 0s, retries: 0}}
+parse_workers: {parse_workers}
 sources:
   - id: county-news
     name: 化隆新闻网

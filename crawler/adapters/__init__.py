@@ -32,6 +32,8 @@ __all__ = ["ADAPTERS", "Adapter", "Detail", "DiscuzAdapter", "HtmlAdapter", "Lis
 class RssAdapter(Adapter):
     """RSS/Atom 订阅：每个条目就是一条内容；只有标题的条目再抓取原文 (feed entries; title-only ones fetch the article)."""
 
+    reads_body = True
+
     def parse_list(self, result: FetchResult, source: SourceSpec) -> Listing:
         items = parse_feed(result, source.id)
         # Many government feeds carry titles only: the article page holds the text worth matching.

@@ -44,6 +44,10 @@ class Detail:
 class Adapter(ABC):
     """Base: one list page per source ``url``; article pages read by the automatic extractor."""
 
+    # Whether parsing needs the raw bytes as well as the decoded text (a feed parser reading the
+    # XML declaration does): without, a page goes to a parse worker at half the size.
+    reads_body = False
+
     def start_urls(self, source: SourceSpec) -> list[str]:
         return [source.url] if source.url else []
 

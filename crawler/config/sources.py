@@ -179,6 +179,9 @@ class SourcesFile(_Strict):
     allow_private_networks: bool | list[IPvAnyNetwork] = False
     user_agent: str | None = None
     browser: BrowserOptions = Field(default_factory=BrowserOptions)
+    # where pages are parsed: "auto" (in worker processes, one per CPU, while parsing keeps the
+    # daemon busy), 0 (in the daemon only), or that many workers all along; read at start
+    parse_workers: Literal["auto"] | Annotated[int, Field(ge=0, le=16)] = "auto"
     sources: list[SourceSpec] = Field(default_factory=list)
 
     @field_validator("timezone")

@@ -10,6 +10,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import pytest
 from e2e_site import (
     EXPECTED,
     PAGES,
@@ -23,11 +24,12 @@ from e2e_site import (
 from loopback import wait_for
 
 
-async def test_crawl_once_finds_exactly_the_right_hits_and_delivers(servers, tmp_path: Path) -> None:
+@pytest.mark.parametrize("parse_workers", ["auto", "2"])  # "2": every page parsed in a worker process
+async def test_crawl_once_finds_exactly_the_right_hits_and_delivers(servers, tmp_path: Path, parse_workers: str) -> None:
     site, smtp, hook = servers
     serve_site(site, list(PAGES))
     config, data = tmp_path / "config", tmp_path / "data"
-    write_config(config, site, smtp, hook)
+    write_config(config, site, smtp, hook, parse_workers=parse_workers)
 
     code, out, err = await yuqing(config, data, "check")
     assert code == 0, out + err
@@ -36,6 +38,7 @@ async def test_crawl_once_finds_exactly_the_right_hits_and_delivers(servers, tmp
     code, out, err = await yuqing(config, data, "crawl", "--once")
     assert code == 0, out + err
     assert "dead-site" in out  # the dead source is reported, the others still ran
+    assert ("parse workers starting workers=2" in err) == (parse_workers == "2")
 
     code, out, _ = await yuqing(config, data, "hits", "--json")
     hits = json.loads(out)
