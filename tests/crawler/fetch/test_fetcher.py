@@ -267,11 +267,13 @@ async def test_connection_refused_is_retried_then_reported(fetcher: Fetcher, pol
 
 
 async def test_per_host_delay_between_starts(server: LocalServer, fetcher: Fetcher, policy: FetchPolicy) -> None:
-    polite = replace(policy, delay_s=0.3)
+    polite = replace(policy, delay_s=0.5)
     await asyncio.gather(*(fetcher.fetch(server.url("/stamp"), polite) for _ in range(3)))
     first, second, third = sorted(server.state.starts)
-    assert second - first >= 0.28
-    assert third - second >= 0.28
+    # stamped where the server sees each request: on a loaded machine one may arrive late,
+    # making the next gap look shorter by as much; 0.1 s of that is tolerated
+    assert second - first >= 0.4
+    assert third - second >= 0.4
 
 
 async def test_per_host_concurrency_limit(server: LocalServer, fetcher: Fetcher, policy: FetchPolicy) -> None:
