@@ -44,6 +44,9 @@ MAX_AUTO_WORKERS = 4
 BUSY_SHARE = 0.5
 WINDOW_S = 10.0
 IDLE_S = 60.0  # workers without a page for this long are stopped
+# A page still being parsed in a worker after this long is given up and its worker killed (on the
+# loop a parse cannot be interrupted: another reason hostile pages are better parsed in workers).
+TIMEOUT_S = 60.0
 # Pages fetched and not yet parsed, beyond which no new fetch starts (``ready``): fetching
 # outpaces parsing on a fast site, and every page waiting holds its body and text in memory
 # (measured: 873 MB for 3,000 loopback pages without this bound).
@@ -131,11 +134,11 @@ class Parser:
     """
 
     def __init__(self, workers: Workers = "auto", *, busy_share: float = BUSY_SHARE, window_s: float = WINDOW_S,
-                 idle_s: float = IDLE_S) -> None:
+                 idle_s: float = IDLE_S, timeout_s: float = TIMEOUT_S) -> None:
         cpus = _available_cpus()
         self.auto = workers == "auto"
         self.size = (min(cpus, MAX_AUTO_WORKERS) if cpus > 1 else 0) if workers == "auto" else int(workers)
-        self.busy_share, self.window_s, self.idle_s = busy_share, window_s, idle_s
+        self.busy_share, self.window_s, self.idle_s, self.timeout_s = busy_share, window_s, idle_s, timeout_s
         self._slot: asyncio.Lock | None = None
         self._recent: deque[tuple[float, float]] = deque()  # (end, seconds) of parses on the loop
         # set while the workers are up; None in it tells a waiting call that they stopped
@@ -242,11 +245,14 @@ class Parser:
                     idle.put_nowait(None)  # for the next one waiting
                     return await self._on_loop(fn, args)
                 try:
-                    ok, value = await worker.call(fn, args)
+                    ok, value = await asyncio.wait_for(worker.call(fn, args), self.timeout_s)
                 except _WorkerDied:
                     self._discard(worker, idle)
                     log.warning("parse worker died code=%s attempt=%d", await worker.process.wait(), attempt)
                     continue
+                except TimeoutError:
+                    self._discard(worker, idle)
+                    raise ParseError(f"解析超过 {self.timeout_s:g} 秒，已放弃 (parse timed out)") from None
                 except BaseException:  # cancelled mid-call: its reply would be read by the next call
                     self._discard(worker, idle)
                     raise

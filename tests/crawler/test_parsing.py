@@ -79,9 +79,26 @@ async def test_a_page_that_kills_its_worker_fails_alone() -> None:
         assert isinstance(crash, ParseError) and "解析进程异常退出" in crash.reason
         assert others == [None, None, None]
         assert await parser(len, "abc") == 3
-        assert len(parser.pids()) == 2 and not first & set(parser.pids())  # both deaths replaced
-        for pid in first:
-            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        now = set(parser.pids())  # two deaths (the page, and its second try), each replaced
+        assert len(now) == 2 and first - now and all(Path(f"/proc/{pid}").exists() for pid in now)
+    finally:
+        await parser.close()
+
+
+async def test_a_page_parsed_too_long_is_given_up_and_its_worker_replaced() -> None:
+    parser = Parser(workers=1, timeout_s=0.5)
+    try:
+        stuck = await parser(os.getpid)
+        started = time.monotonic()
+        with pytest.raises(ParseError, match="解析超过 0.5 秒"):
+            await parser(time.sleep, 30)
+        assert time.monotonic() - started < 10
+        assert await parser(os.getpid) != stuck  # a fresh worker; the stuck one was killed
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{stuck}").exists() and "zombie" not in Path(f"/proc/{stuck}/status").read_text() \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not Path(f"/proc/{stuck}").exists() or "zombie" in Path(f"/proc/{stuck}/status").read_text()
     finally:
         await parser.close()
 
