@@ -246,9 +246,12 @@ class _Run:
         self.stats.errors.append(f"{url}: {reason}")
         log.warning("fetch source=%s url=%s error=%r", self.source.id, url, reason)
 
-    async def fetch(self, url: str, conditional: bool, save_state: bool = True) -> FetchResult | None:
-        """GET ``url``; its fetch state is committed before this returns, or (``save_state=False``)
-        left to the caller."""
+    async def fetch(self, url: str, conditional: bool) -> FetchResult | None:
+        """GET ``url``; ``conditional``: with the validators of its last fetch (a list page, fetched
+        at every patrol), and its new ones committed before this returns. An article or thread
+        page is fetched once per version, so its validators are never asked for and not kept
+        (that was a look-up and a row per page in every batch).
+        """
         validators = None
         if conditional:
             async with self.ctx.sessions() as session:
@@ -266,7 +269,7 @@ class _Run:
             self.fail(url, exc.reason)
             return None
         self.stats.fetched += 1
-        if save_state:
+        if conditional:
             await _writer(self.ctx.sessions).store([], result)
         return result
 
@@ -276,7 +279,7 @@ class _Run:
         Evidence is written before the database commit, so every stored hit has its bundle.
         """
         matched, entries = await self._prepare(items, result, check_seen=True)
-        return await self._save(matched, entries, None)
+        return await self._save(matched, entries)
 
     async def _prepare(self, items: list[Item], result: FetchResult, *,
                        check_seen: bool) -> tuple[list[tuple[Item, list[Hit]]], list[queries.NewItem]]:
@@ -302,12 +305,11 @@ class _Run:
                    for item, found in matched]
         return matched, entries
 
-    async def _save(self, matched: list[tuple[Item, list[Hit]]], entries: list[queries.NewItem],
-                    state: FetchResult | None) -> tuple[int, int]:
-        """Hand the entries (and the page's fetch state) to the writer; returns (new items, hits)."""
-        if not entries and state is None:
+    async def _save(self, matched: list[tuple[Item, list[Hit]]], entries: list[queries.NewItem]) -> tuple[int, int]:
+        """Hand the entries to the writer; returns (new items, hits)."""
+        if not entries:
             return 0, 0
-        stored = await _writer(self.ctx.sessions).store(entries, state)
+        stored = await _writer(self.ctx.sessions).store(entries, None)
         new = hits = 0
         for (_, found), done in zip(matched, stored):
             if done is None:
@@ -389,7 +391,7 @@ class _Run:
         if page is None:
             return None
         lean, size, count, matched, entries, detail = page
-        new, hits = await self._save(matched, entries, lean)  # one transaction with the fetch state
+        new, hits = await self._save(matched, entries)
         self.log_fetch(lean, count, new, hits, size)
         return detail
 
@@ -398,7 +400,7 @@ class _Run:
         """Fetch, parse and match one article page, evidence written; returns the page without its
         body and text (hundreds of KB that need not wait in memory for the writer), its size, the
         number of items, what to store, and what the adapter read (its further pages)."""
-        result = await self.fetch(url, conditional=False, save_state=False)
+        result = await self.fetch(url, conditional=False)
         if result is None:
             return None
         lean = replace(result, body=b"", text="")
@@ -406,7 +408,6 @@ class _Run:
             detail = await self.ctx.parser(self.adapter.read_detail, self._parsed(result), self.source)
         except ParseError as exc:
             self.fail(url, exc.reason)
-            await self._save([], [], lean)  # the fetch state, as for any page
             return None
         # A thread's page holds old floors too, and a 楼中楼 page old replies: those are looked up.
         matched, entries = await self._prepare(detail.items, result, check_seen=detail.page is not None or bool(detail.more))
