@@ -133,10 +133,13 @@ def rules_config(folder: Path) -> None:
 
 # --- the yuqing child and its memory ---------------------------------------------------------------
 
-def _rss_mb(pid: int) -> float | None:
+def proc_mb(pid: int, file: str = "status", key: str = "VmRSS:") -> float | None:
+    """A kB line of ``/proc/PID/<file>`` in MB: the RSS by default, ``("smaps_rollup", "Pss:")`` the
+    proportional set size (libraries shared with other processes counted in part); None once the
+    process is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
     except (OSError, ValueError):
         return None
@@ -168,7 +171,7 @@ class Child:
     def _sample(self) -> None:
         assert self.proc is not None
         while self.proc.poll() is None:
-            mb = _rss_mb(self.proc.pid)
+            mb = proc_mb(self.proc.pid)
             if mb is not None:
                 self.samples.append((time.perf_counter() - self.started, mb))
             time.sleep(self.step_s)

@@ -287,17 +287,6 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def pss_mb(pid: int) -> float | None:
-    """Proportional set size (``Pss:`` of ``/proc/PID/smaps_rollup``); None once the process is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        return None
-    return None
-
-
 @dataclass
 class TreeChild(harness.Child):
     """The yuqing child, sampled with its descendants: (seconds since start, children, their PSS MB)."""
@@ -307,8 +296,8 @@ class TreeChild(harness.Child):
     def _sample(self) -> None:
         assert self.proc is not None
         while self.proc.poll() is None:
-            mb = harness._rss_mb(self.proc.pid)
-            kids = [(pid, pss_mb(pid)) for pid in descendants(self.proc.pid)]
+            mb = harness.proc_mb(self.proc.pid)
+            kids = [(pid, harness.proc_mb(pid, "smaps_rollup", "Pss:")) for pid in descendants(self.proc.pid)]
             alive = [kb for _, kb in kids if kb is not None]
             now = time.perf_counter() - self.started
             if mb is not None:
