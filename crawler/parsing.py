@@ -47,6 +47,7 @@ IDLE_S = 60.0  # workers without a page for this long are stopped
 # A page still being parsed in a worker after this long is given up and its worker killed (on the
 # loop a parse cannot be interrupted: another reason hostile pages are better parsed in workers).
 TIMEOUT_S = 60.0
+START_S = 60.0  # for a worker's imports, on a machine that may be very busy
 # Pages fetched and not yet parsed, beyond which no new fetch starts (``ready``): fetching
 # outpaces parsing on a fast site, and every page waiting holds its body and text in memory
 # (measured: 873 MB for 3,000 loopback pages without this bound).
@@ -93,7 +94,15 @@ class _Worker:
                 fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
             except OSError:  # above the system's pipe-max-size: smaller writes, same result
                 pass
-        return cls(process)
+        worker = cls(process)
+        try:  # its imports done, it says so with an empty message: a call's time-out is parse time only
+            assert process.stdout is not None
+            await asyncio.wait_for(process.stdout.readexactly(_HEADER), START_S)
+        except (asyncio.IncompleteReadError, TimeoutError):
+            worker.kill()
+            await process.wait()
+            raise OSError(f"解析进程未能启动 (parse worker did not start, exit code {process.returncode})") from None
+        return worker
 
     async def call(self, fn: Callable[..., object], args: tuple[object, ...]) -> tuple[bool, object]:
         """``(True, result)``, or ``(False, exception)`` when ``fn`` raised in the worker."""
@@ -296,7 +305,10 @@ class Parser:
             self._idle.put_nowait(None)
             self._idle = None
         workers, self._workers = self._workers, set()
-        await asyncio.gather(*(worker.stop() for worker in workers))
+        # Workers still starting stop themselves once started; wait for them rather than leave
+        # them to the loop's shutdown: cancelling a subprocess being created can hang it (3.11).
+        starting = [task for task in self._tasks if task is not asyncio.current_task()]
+        await asyncio.gather(*(worker.stop() for worker in workers), *starting, return_exceptions=True)
 
 
 def _serve() -> None:
@@ -304,6 +316,8 @@ def _serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the daemon, which stops its workers
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the replies
+    replies.write(_frame(b""))  # ready
+    replies.flush()
     while len(header := requests.read(_HEADER)) == _HEADER:
         fn, args = pickle.loads(requests.read(int.from_bytes(header, "big")))
         try:

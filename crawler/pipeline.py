@@ -68,7 +68,7 @@ class RunContext:
     evidence: EvidenceStore | None = None
     clock: Callable[[], datetime] = _utcnow
     browser: Browser | None = None  # for sources with render: true, and evidence screenshots
-    parser: Parser = field(default_factory=lambda: Parser(workers=0))  # the daemon's decides where pages are parsed
+    parser: Parser = field(default_factory=lambda: Parser(workers=0))  # the App passes its own (parse_workers)
 
 
 @dataclass

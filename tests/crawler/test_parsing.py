@@ -31,6 +31,15 @@ def page(path: str, url: str, encoding: str = "utf-8") -> FetchResult:
                        encoding=encoding, fetched_at=datetime(2026, 11, 29, 4, 0, tzinfo=UTC), elapsed_ms=1)
 
 
+async def started(parser: Parser, count: int) -> list[int]:
+    """The workers' pids once ``count`` are up (they start in the background, one by one)."""
+    for _ in range(600):
+        if len(pids := parser.pids()) == count:
+            return pids
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} workers did not start: {parser.pids()}")
+
+
 CASES = [  # (adapter method, page, source): one of each kind of page the adapters read
     ("read_detail", page("news/magic_html/sohu_e75180020469.html", "http://127.0.0.1/a.html"),
      SourceSpec(id="news", type="news", url="http://127.0.0.1/")),
@@ -52,7 +61,7 @@ async def test_workers_read_every_kind_of_page_as_the_loop_does() -> None:
             in_worker = await parser(call, result, source)
             on_loop = call(result, source)
             assert in_worker == on_loop and on_loop.items, (source.type, method)
-        assert parser.running and len(parser.pids()) == 2
+        assert parser.running and len(await started(parser, 2)) == 2
     finally:
         await parser.close()
     assert not parser.running
@@ -73,13 +82,14 @@ async def test_a_page_that_kills_its_worker_fails_alone() -> None:
     """The next calls, and the ones running beside it, are served; the page fails with a reason."""
     parser = Parser(workers=2)
     try:
-        first = set(await asyncio.gather(*(parser(os.getpid) for _ in range(4))))
+        await parser(os.getpid)  # the workers start with the first call
+        first = set(await started(parser, 2))
         crash, *others = await asyncio.gather(parser(os._exit, 7), *(parser(time.sleep, 0.2) for _ in range(3)),
                                               return_exceptions=True)
         assert isinstance(crash, ParseError) and "解析进程异常退出" in crash.reason
         assert others == [None, None, None]
         assert await parser(len, "abc") == 3
-        now = set(parser.pids())  # two deaths (the page, and its second try), each replaced
+        now = set(await started(parser, 2))  # two deaths (the page, and its second try), each replaced
         assert len(now) == 2 and first - now and all(Path(f"/proc/{pid}").exists() for pid in now)
     finally:
         await parser.close()
@@ -116,8 +126,7 @@ async def test_auto_starts_workers_while_parsing_keeps_the_loop_busy_and_stops_t
             on_loop += 1
             assert on_loop < 1000
         assert on_loop >= 2 and parser.running
-        pids = parser.pids()
-        assert len(pids) == 2
+        pids = await started(parser, 2)
         await asyncio.sleep(1.5)  # idle: stopped, their processes gone
         assert not parser.running and parser.pids() == []
         assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
@@ -152,7 +161,9 @@ def test_workers_end_with_a_daemon_killed_with_kill_9(tmp_path: Path) -> None:
 
         async def main() -> None:
             parser = Parser(workers=2)
-            await asyncio.gather(*(parser(os.getpid) for _ in range(4)))
+            await parser(os.getpid)
+            while len(parser.pids()) < 2:
+                await asyncio.sleep(0.05)
             print(*parser.pids(), flush=True)
             await asyncio.sleep(60)
 
