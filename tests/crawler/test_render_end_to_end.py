@@ -12,13 +12,21 @@ import signal
 import sqlite3
 import sys
 import zipfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from e2e_site import INSTITUTION, RULES, yuqing
 from loopback import Site, wait_for
 
 SAMPLES = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 ARTICLE = "/2026/11/30/1.html"
+JS_RENDER = """\
+  - id: js-render
+    type: news
+    url: {base}/b/list.html
+    render: true
+"""  # a source whose list and article are written by scripts
 LIST = """<!doctype html><html><head><meta charset="utf-8"><title>化隆新闻</title></head><body>
 <ul id="list"></ul><script>
 document.getElementById('list').innerHTML = '<li><a href="{prefix}{article}">化隆二幼多名幼儿午餐后不适</a></li>';
@@ -41,6 +49,15 @@ def serve(site: Site) -> None:
     site.add("/article.js", ARTICLE_JS, "application/javascript; charset=utf-8")
 
 
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    """The loopback site with the script-written pages (``serve``)."""
+    site = await Site().start()
+    serve(site)
+    yield site
+    await site.stop()
+
+
 def write_config(folder: Path, site: Site, sources: str, browser: str = "{pages: 2, timeout: 20s}") -> None:
     (folder / "keywords").mkdir(parents=True, exist_ok=True)
     (folder / "keywords" / "institution.yaml").write_text(INSTITUTION, encoding="utf-8")
@@ -55,118 +72,91 @@ sources:
 {sources.format(base=site.base)}""", encoding="utf-8")
 
 
-async def test_render_source_hit_gets_a_verified_screenshot(tmp_path: Path) -> None:
-    site = await Site().start()
-    try:
-        serve(site)
-        config, data = tmp_path / "config", tmp_path / "data"
-        write_config(config, site, """\
+async def test_render_source_hit_gets_a_verified_screenshot(site: Site, tmp_path: Path) -> None:
+    config, data = tmp_path / "config", tmp_path / "data"
+    write_config(config, site, """\
   - id: js-plain
     type: news
     url: {base}/a/list.html
-  - id: js-render
-    type: news
-    url: {base}/b/list.html
-    render: true
+""" + JS_RENDER + """\
     screenshot: true
 """)
-        code, out, err = await yuqing(config, data, "crawl", "--once")
-        assert code == 0, out + err
-        code, out, _ = await yuqing(config, data, "hits", "--json")
-        hits = json.loads(out)
-        # Only the rendered source saw the script-written link and article text.
-        assert [(h["url"].removeprefix(site.base), h["rule_id"]) for h in hits] == [("/b" + ARTICLE, "food-safety")]
-        assert hits[0]["title"] == "幼儿园午餐后多名幼儿不适"
-        assert site.hits.get("/a" + ARTICLE, 0) == 0 and site.hits["/b" + ARTICLE] == 1
+    code, out, err = await yuqing(config, data, "crawl", "--once")
+    assert code == 0, out + err
+    code, out, _ = await yuqing(config, data, "hits", "--json")
+    hits = json.loads(out)
+    # Only the rendered source saw the script-written link and article text.
+    assert [(h["url"].removeprefix(site.base), h["rule_id"]) for h in hits] == [("/b" + ARTICLE, "food-safety")]
+    assert hits[0]["title"] == "幼儿园午餐后多名幼儿不适"
+    assert site.hits.get("/a" + ARTICLE, 0) == 0 and site.hits["/b" + ARTICLE] == 1
 
-        db = sqlite3.connect(data / "yuqing.db")
-        ledger = {row[0]: row[1:] for row in db.execute("select source_id, status, new_items from runs")}
-        alert_id = db.execute("select id from alerts").fetchone()[0]
-        db.close()
-        assert ledger == {"js-plain": ("partial", 0), "js-render": ("ok", 1)}  # no article links without scripts
+    db = sqlite3.connect(data / "yuqing.db")
+    ledger = {row[0]: row[1:] for row in db.execute("select source_id, status, new_items from runs")}
+    alert_id = db.execute("select id from alerts").fetchone()[0]
+    db.close()
+    assert ledger == {"js-plain": ("partial", 0), "js-render": ("ok", 1)}  # no article links without scripts
 
-        [manifest_path] = (data / "evidence").glob("*/*.json")
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        png = manifest_path.with_suffix(".png")
-        assert manifest["screenshot"]["file"] == png.name and png.read_bytes()[:4] == b"\x89PNG"
-        SAMPLES.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(png, SAMPLES / "evidence-screenshot.png")
+    [manifest_path] = (data / "evidence").glob("*/*.json")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    png = manifest_path.with_suffix(".png")
+    assert manifest["screenshot"]["file"] == png.name and png.read_bytes()[:4] == b"\x89PNG"
+    SAMPLES.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(png, SAMPLES / "evidence-screenshot.png")
 
-        code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
-        assert code == 0 and "证据完好" in out, out + err
-        bundle = tmp_path / "e.zip"
-        code, out, err = await yuqing(config, data, "evidence", "export", str(alert_id), "--out", str(bundle))
-        assert code == 0, out + err
-        with zipfile.ZipFile(bundle) as archive:
-            assert archive.read("screenshot.png") == png.read_bytes()
-            assert "呕吐" in archive.read("text.txt").decode("utf-8")
+    code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
+    assert code == 0 and "证据完好" in out, out + err
+    bundle = tmp_path / "e.zip"
+    code, out, err = await yuqing(config, data, "evidence", "export", str(alert_id), "--out", str(bundle))
+    assert code == 0, out + err
+    with zipfile.ZipFile(bundle) as archive:
+        assert archive.read("screenshot.png") == png.read_bytes()
+        assert "呕吐" in archive.read("text.txt").decode("utf-8")
 
-        original = png.read_bytes()
-        png.write_bytes(original[:-20] + bytes(b ^ 0xFF for b in original[-20:]))
-        code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
-        assert code == 1 and "截图已被改动" in err, out + err
-    finally:
-        await site.stop()
+    original = png.read_bytes()
+    png.write_bytes(original[:-20] + bytes(b ^ 0xFF for b in original[-20:]))
+    code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
+    assert code == 1 and "截图已被改动" in err, out + err
 
 
-async def test_check_then_try_a_script_written_site(tmp_path: Path) -> None:
+async def test_check_then_try_a_script_written_site(site: Site, tmp_path: Path) -> None:
     """What an operator does first: check the config, then try the site without a config entry."""
-    site = await Site().start()
-    try:
-        serve(site)
-        config, data = tmp_path / "config", tmp_path / "data"
-        write_config(config, site, """\
-  - id: js-render
-    type: news
-    url: {base}/b/list.html
-    render: true
-""")
-        code, out, err = await yuqing(config, data, "check")
-        assert code == 0 and "浏览器 browser:" in out and "js-render" in out, out + err
-        code, out, err = await yuqing(config, data, "test-source", "--url", f"{site.base}/c/list.html", "--render",
-                                      "--json")
-        assert code == 0, out + err
-        assert [i["title"] for i in json.loads(out)["items"]] == ["幼儿园午餐后多名幼儿不适"]
-    finally:
-        await site.stop()
+    config, data = tmp_path / "config", tmp_path / "data"
+    write_config(config, site, JS_RENDER)
+    code, out, err = await yuqing(config, data, "check")
+    assert code == 0 and "浏览器 browser:" in out and "js-render" in out, out + err
+    code, out, err = await yuqing(config, data, "test-source", "--url", f"{site.base}/c/list.html", "--render",
+                                  "--json")
+    assert code == 0, out + err
+    assert [i["title"] for i in json.loads(out)["items"]] == ["幼儿园午餐后多名幼儿不适"]
 
 
-async def test_missing_chromium_fails_only_the_sources_that_need_it(tmp_path: Path) -> None:
-    site = await Site().start()
-    try:
-        serve(site)
-        site.add("/plain" + ARTICLE, SHELL.replace("加载中……", "化隆二幼多名幼儿午餐后出现呕吐症状，家长要求说明情况。"))
-        site.add("/plain/list.html", LIST.format(prefix="/plain", article=ARTICLE).replace(
-            "<ul id=\"list\"></ul>", f'<ul><li><a href="/plain{ARTICLE}">化隆二幼多名幼儿午餐后不适</a></li></ul>'))
-        config, data = tmp_path / "config", tmp_path / "data"
-        write_config(config, site, """\
-  - id: js-render
-    type: news
-    url: {base}/b/list.html
-    render: true
+async def test_missing_chromium_fails_only_the_sources_that_need_it(site: Site, tmp_path: Path) -> None:
+    site.add("/plain" + ARTICLE, SHELL.replace("加载中……", "化隆二幼多名幼儿午餐后出现呕吐症状，家长要求说明情况。"))
+    site.add("/plain/list.html", LIST.format(prefix="/plain", article=ARTICLE).replace(
+        "<ul id=\"list\"></ul>", f'<ul><li><a href="/plain{ARTICLE}">化隆二幼多名幼儿午餐后不适</a></li></ul>'))
+    config, data = tmp_path / "config", tmp_path / "data"
+    write_config(config, site, JS_RENDER + """\
   - id: shots
     type: news
     url: {base}/plain/list.html
     screenshot: true
 """, browser="{executable: /nonexistent/chromium}")
-        code, out, err = await yuqing(config, data, "check")
-        assert code == 1 and "找不到浏览器 /nonexistent/chromium" in err and "js-render, shots" in err, out + err
+    code, out, err = await yuqing(config, data, "check")
+    assert code == 1 and "找不到浏览器 /nonexistent/chromium" in err and "js-render, shots" in err, out + err
 
-        code, out, err = await yuqing(config, data, "crawl", "--once")
-        assert code == 0, out + err
-        db = sqlite3.connect(data / "yuqing.db")
-        ledger = dict(db.execute("select source_id, status from runs").fetchall())
-        alert_id = db.execute("select id from alerts").fetchone()[0]
-        db.close()
-        assert ledger == {"js-render": "failed", "shots": "ok"}
-        assert "找不到浏览器" in out  # the reason is in the crawl summary
-        # The screenshot could not be taken; the hit and its WARC evidence are whole all the same.
-        [manifest_path] = (data / "evidence").glob("*/*.json")
-        assert "screenshot" not in json.loads(manifest_path.read_text(encoding="utf-8"))
-        code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
-        assert code == 0 and "证据完好" in out, out + err
-    finally:
-        await site.stop()
+    code, out, err = await yuqing(config, data, "crawl", "--once")
+    assert code == 0, out + err
+    db = sqlite3.connect(data / "yuqing.db")
+    ledger = dict(db.execute("select source_id, status from runs").fetchall())
+    alert_id = db.execute("select id from alerts").fetchone()[0]
+    db.close()
+    assert ledger == {"js-render": "failed", "shots": "ok"}
+    assert "找不到浏览器" in out  # the reason is in the crawl summary
+    # The screenshot could not be taken; the hit and its WARC evidence are whole all the same.
+    [manifest_path] = (data / "evidence").glob("*/*.json")
+    assert "screenshot" not in json.loads(manifest_path.read_text(encoding="utf-8"))
+    code, out, err = await yuqing(config, data, "evidence", "verify", str(alert_id))
+    assert code == 0 and "证据完好" in out, out + err
 
 
 def processes_with(marker: str) -> list[int]:
@@ -182,33 +172,23 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
-async def test_daemon_stop_closes_chromium(tmp_path: Path) -> None:
-    site = await Site().start()
+async def test_daemon_stop_closes_chromium(site: Site, tmp_path: Path) -> None:
+    config, data = tmp_path / "config", tmp_path / "data"
+    write_config(config, site, JS_RENDER)
+    marker = f"YUQING_TEST_MARK={tmp_path.name}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler.cli", "--config", str(config), "--data", str(data), "run",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "YUQING_TEST_MARK": tmp_path.name})
     try:
-        serve(site)
-        config, data = tmp_path / "config", tmp_path / "data"
-        write_config(config, site, """\
-  - id: js-render
-    type: news
-    url: {base}/b/list.html
-    render: true
-""")
-        marker = f"YUQING_TEST_MARK={tmp_path.name}"
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "crawler.cli", "--config", str(config), "--data", str(data), "run",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "YUQING_TEST_MARK": tmp_path.name})
-        try:
-            await wait_for(lambda: site.hits.get("/b" + ARTICLE, 0) >= 1, timeout_s=60)
-            assert len(processes_with(marker)) >= 3  # the daemon, the driver, Chromium's processes
-            proc.send_signal(signal.SIGTERM)
-            assert await asyncio.wait_for(proc.wait(), 30) == 0
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-        stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
-        assert "Traceback" not in stderr and "browser started" in stderr and "browser closed" in stderr, stderr
-        await wait_for(lambda: processes_with(marker) == [], timeout_s=5)
+        await wait_for(lambda: site.hits.get("/b" + ARTICLE, 0) >= 1, timeout_s=60)
+        assert len(processes_with(marker)) >= 3  # the daemon, the driver, Chromium's processes
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
     finally:
-        await site.stop()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+    assert "Traceback" not in stderr and "browser started" in stderr and "browser closed" in stderr, stderr
+    await wait_for(lambda: processes_with(marker) == [], timeout_s=5)
