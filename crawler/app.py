@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from alerts.digest import DigestService
@@ -134,6 +135,11 @@ class App:
             except UnsupportedSource as exc:
                 stats.errors.append(str(exc))
                 status = "failed"
+            except (SQLAlchemyError, OSError) as exc:  # disk full, database locked too long: not a bug
+                reason = str(exc).splitlines()[0]
+                log.error("run failed source=%s reason=%s", source.id, reason)
+                status = "failed"
+                stats.errors.append(f"数据库或磁盘错误 storage error: {reason}")
             except Exception as exc:  # a bug in one adapter must not stop the other sources
                 log.exception("run crashed source=%s", source.id)
                 status = "failed"
